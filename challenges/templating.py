@@ -1,0 +1,36 @@
+"""Jinja filters and globals: Markdown, deadlines with their zone, money, statuses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+from markupsafe import Markup, escape
+
+from . import markdown, timezones
+from .services import can_edit
+
+
+def deadline(moment: datetime | None, zone: str) -> Markup:
+    """A time shown in the challenge's zone; site.js adds the viewer's local time beside it."""
+    if moment is None:
+        return Markup("—")
+    iso = timezones.to_aware_utc(moment).isoformat()  # type: ignore[union-attr]
+    text = timezones.format_human(moment, zone)
+    return Markup('<time class="js-local-time" datetime="{}" data-zone="{}">{}</time>').format(
+        iso, zone, text
+    )
+
+
+def money(amount: int | float | None) -> str:
+    return f"${amount or 0:,.0f}"
+
+
+def register_templating(app: Flask) -> None:
+    app.jinja_env.filters["markdown"] = markdown.render
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.globals["deadline"] = deadline
+    app.jinja_env.globals["now_utc"] = timezones.utcnow
+    app.jinja_env.globals["can_edit"] = can_edit
+    app.jinja_env.filters["local_iso"] = lambda m, zone: timezones.format_local_iso(m, zone) if m else ""
+    app.jinja_env.filters["nl"] = lambda text: Markup("<br>").join(escape(text or "").split("\n"))

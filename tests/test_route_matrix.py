@@ -1,0 +1,173 @@
+"""Every route against every role.
+
+`MATRIX` names, for each endpoint, how to call it and what each role gets. A route added to the
+app without a row here fails `test_every_route_is_in_the_matrix`, so permissions are decided
+deliberately, not by accident. Later issues add roles (other vendor, conflicted judge) as columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from tests.factories import make_challenge, make_user
+
+ROLES = ("anonymous", "vendor", "judge", "member", "staff", "admin")
+LOGIN = "login"  # redirected to the sign-in page
+ALLOWED = "allowed"  # any answer but login/403/404/5xx: the role got through the guard
+
+EVERYONE = dict.fromkeys(ROLES, 200)
+STAFF_ONLY = {"anonymous": LOGIN, "vendor": 403, "judge": 403, "member": 403, "staff": 200, "admin": 200}
+STAFF_ACTION = {**STAFF_ONLY, "staff": ALLOWED, "admin": ALLOWED}
+ADMIN_ONLY = {"anonymous": LOGIN, "vendor": 403, "judge": 403, "member": 403, "staff": 403, "admin": 200}
+ADMIN_ACTION = {**ADMIN_ONLY, "admin": ALLOWED}
+SIGNED_IN = {**dict.fromkeys(ROLES, 200), "anonymous": LOGIN}
+ANON_FORM = {**dict.fromkeys(ROLES, 302), "anonymous": 200}  # signed-in people are sent on
+
+
+@dataclass
+class Route:
+    method: str
+    url: Callable[[dict[str, Any]], str]
+    expect: dict[str, int | str]
+    data: dict[str, Any] | None = None
+
+
+def _draft(ctx: dict[str, Any]) -> str:
+    return ctx["draft"].slug
+
+
+MATRIX: dict[str, Route] = {
+    "static": Route("GET", lambda c: "/static/css/site.css", EVERYONE),
+    "public.home": Route("GET", lambda c: "/", EVERYONE),
+    "public.healthz": Route("GET", lambda c: "/healthz", EVERYONE),
+    "challenges.index": Route("GET", lambda c: "/challenges", EVERYONE),
+    "challenges.detail": Route("GET", lambda c: f"/challenges/{c['published'].slug}", EVERYONE),
+    # accounts
+    "accounts.register": Route("GET", lambda c: "/account/register", ANON_FORM),
+    "accounts.sign_in": Route("GET", lambda c: "/account/sign-in", ANON_FORM),
+    "accounts.sign_out": Route("POST", lambda c: "/account/sign-out", dict.fromkeys(ROLES, 302)),
+    "accounts.forgot_password": Route("GET", lambda c: "/account/forgot-password", EVERYONE),
+    "accounts.resend_verification": Route("GET", lambda c: "/account/verify/resend", EVERYONE),
+    "accounts.verify": Route("GET", lambda c: "/account/verify/not-a-token", EVERYONE),
+    "accounts.reset_password": Route("GET", lambda c: "/account/reset/not-a-token", dict.fromkeys(ROLES, 400)),
+    "accounts.profile": Route("GET", lambda c: "/account/", SIGNED_IN),
+    # administration
+    "admin.users": Route("GET", lambda c: "/admin/users", ADMIN_ONLY),
+    "admin.user_detail": Route("GET", lambda c: f"/admin/users/{c['target'].id}", ADMIN_ONLY),
+    "admin.user_roles": Route("POST", lambda c: f"/admin/users/{c['target'].id}/roles", ADMIN_ACTION,
+                              {"role": "judge", "action": "grant"}),
+    "admin.user_active": Route("POST", lambda c: f"/admin/users/{c['target'].id}/active", ADMIN_ACTION,
+                               {"active": "y"}),
+    "audit.index": Route("GET", lambda c: "/staff/audit/", STAFF_ONLY),
+    # staff authoring
+    "challenges.manage": Route("GET", lambda c: "/staff/challenges", STAFF_ONLY),
+    "challenges.new": Route("GET", lambda c: "/staff/challenges/new", STAFF_ONLY),
+    "challenges.import_definition": Route("GET", lambda c: "/staff/challenges/import", STAFF_ONLY),
+    "challenges.overview": Route("GET", lambda c: f"/staff/challenges/{_draft(c)}", STAFF_ONLY),
+    "challenges.edit_general": Route("GET", lambda c: f"/staff/challenges/{_draft(c)}/general", STAFF_ONLY),
+    "challenges.edit_prizes": Route("GET", lambda c: f"/staff/challenges/{_draft(c)}/prizes", STAFF_ONLY),
+    "challenges.edit_rules": Route("GET", lambda c: f"/staff/challenges/{_draft(c)}/rules", STAFF_ONLY),
+    "challenges.timeline": Route("GET", lambda c: f"/staff/challenges/{_draft(c)}/timeline", STAFF_ONLY),
+    "challenges.phase_edit": Route("GET", lambda c: f"/staff/challenges/{_draft(c)}/phases/{c['phase'].id}",
+                                   STAFF_ONLY),
+    "challenges.phase_delete": Route(
+        "POST", lambda c: f"/staff/challenges/{_draft(c)}/phases/{c['phase'].id}/delete", STAFF_ACTION),
+    "challenges.form_builder": Route(
+        "GET", lambda c: f"/staff/challenges/{_draft(c)}/phases/{c['phase'].id}/form", STAFF_ONLY),
+    "challenges.field_edit": Route(
+        "GET", lambda c: f"/staff/challenges/{_draft(c)}/phases/{c['phase'].id}/form/{c['field'].id}", STAFF_ONLY),
+    "challenges.field_action": Route(
+        "POST", lambda c: f"/staff/challenges/{_draft(c)}/phases/{c['phase'].id}/form/{c['field'].id}/down",
+        STAFF_ACTION),
+    "challenges.rubric_builder": Route(
+        "GET", lambda c: f"/staff/challenges/{_draft(c)}/phases/{c['phase'].id}/rubric", STAFF_ONLY),
+    "challenges.criterion_edit": Route(
+        "GET", lambda c: f"/staff/challenges/{_draft(c)}/phases/{c['phase'].id}/rubric/{c['criterion'].id}",
+        STAFF_ONLY),
+    "challenges.criterion_action": Route(
+        "POST",
+        lambda c: f"/staff/challenges/{_draft(c)}/phases/{c['phase'].id}/rubric/{c['criterion'].id}/down",
+        STAFF_ACTION),
+    "challenges.judging_settings": Route(
+        "GET", lambda c: f"/staff/challenges/{_draft(c)}/phases/{c['phase'].id}/judging", STAFF_ONLY),
+    "challenges.submit_for_review": Route("POST", lambda c: f"/staff/challenges/{_draft(c)}/submit", STAFF_ACTION),
+    "challenges.withdraw": Route("POST", lambda c: f"/staff/challenges/{_draft(c)}/withdraw", STAFF_ACTION),
+    "challenges.review": Route("GET", lambda c: f"/staff/challenges/{_draft(c)}/review", STAFF_ONLY),
+    "challenges.approve": Route("POST", lambda c: f"/staff/challenges/{_draft(c)}/approve", STAFF_ACTION),
+    "challenges.request_changes": Route(
+        "POST", lambda c: f"/staff/challenges/{_draft(c)}/request-changes", STAFF_ACTION),
+    "challenges.change_status": Route("POST", lambda c: f"/staff/challenges/{_draft(c)}/status", STAFF_ACTION,
+                                      {"to": "closed"}),
+    "challenges.clone": Route("POST", lambda c: f"/staff/challenges/{_draft(c)}/clone", STAFF_ACTION,
+                              {"title": "Copy", "slug": "matrix-copy"}),
+    "challenges.export_definition": Route(
+        "GET", lambda c: f"/staff/challenges/{_draft(c)}/definition.json", STAFF_ONLY),
+}
+
+# Pages that must not even admit a draft exists to people who may not see it.
+HIDDEN_DRAFT = {
+    "anonymous": 404, "vendor": 404, "judge": 404, "member": 404, "staff": 200, "admin": 200,
+}
+
+
+@pytest.fixture
+def ctx(app, db):
+    author = make_user(email="author@example.gov", roles=("staff",))
+    published = make_challenge(author=author, publish=True, slug="matrix-published")
+    draft = make_challenge(author=author, slug="matrix-draft")
+    phase = draft.phases[0]
+    return {
+        "published": published,
+        "draft": draft,
+        "phase": phase,
+        "field": phase.fields[0],
+        "criterion": phase.rubric.criteria[0],
+        "target": make_user(email="target@example.gov", roles=("vendor",)),
+    }
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = sorted(endpoints - set(MATRIX))
+    stale = sorted(set(MATRIX) - endpoints)
+    assert not missing, f"routes without a permission row in MATRIX: {missing}"
+    assert not stale, f"MATRIX rows for routes that no longer exist: {stale}"
+
+
+def _check(response, expected: int | str, role: str, endpoint: str) -> None:
+    where = f"{endpoint} as {role}: got {response.status_code}"
+    location = response.headers.get("Location", "")
+    if expected == LOGIN:
+        assert response.status_code == 302 and "/account/sign-in" in location, where
+    elif expected == ALLOWED:
+        assert response.status_code not in (401, 403, 404) and response.status_code < 500, where
+        assert "/account/sign-in" not in location, where
+    else:
+        assert response.status_code == expected, where
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(MATRIX))
+def test_route_permissions(endpoint, role, client, ctx, login_as):
+    route = MATRIX[endpoint]
+    login_as(role)
+    url = route.url(ctx)
+    if route.method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data=route.data or {})
+    _check(response, route.expect[role], role, endpoint)
+    if response.status_code == 403:
+        assert b"Not allowed" in response.data
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_draft_challenge_page_is_hidden(role, client, ctx, login_as):
+    login_as(role)
+    response = client.get(f"/challenges/{ctx['draft'].slug}")
+    assert response.status_code == HIDDEN_DRAFT[role]
+    if response.status_code == 404:
+        assert ctx["draft"].title.encode() not in response.data
