@@ -110,9 +110,11 @@ class Testing(Default):
     SECRET_KEY = "testing-secret-key"  # noqa: S105 - fixed so tokens are reproducible
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
     WTF_CSRF_ENABLED = False
-    RATELIMIT_ENABLED = False
+    RATELIMIT_ENABLED = True  # on, as in production; tests lower SIGNIN_RATE_LIMIT to exercise it
     RATELIMIT_STORAGE_URI = "memory://"
+    SIGNIN_RATE_LIMIT = "10000 per minute"
     JOBS_INLINE = True
+    REDIS_URL = None  # tests that need Redis read TEST_REDIS_URL themselves
     MAIL_SERVER = None
     S3_BUCKET = None
     SERVER_NAME = None

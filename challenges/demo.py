@@ -68,7 +68,7 @@ def definitions(today: date) -> list[dict[str, Any]]:
     close = today + timedelta(days=30)
     final_open, final_close = close + timedelta(days=21), close + timedelta(days=60)
     common_rules = (
-        "## Official rules\n\n1. Submissions must be received before the deadline shown, "
+        "1. Submissions must be received before the deadline shown, "
         "in the challenge's time zone.\n2. Federal employees acting in their official capacity "
         "may not compete.\n3. Winners must be registered in SAM.gov before payment.\n"
     )
@@ -87,7 +87,7 @@ def definitions(today: date) -> list[dict[str, Any]]:
     ):
         out.append({
             "slug": slug, "title": title, "agency": agency, "summary": summary,
-            "description": f"## About\n\nThe federal AI community of practice invites {topic} solutions "
+            "description": f"The federal AI community of practice invites {topic} solutions "
                            "ready to be tested in a real agency setting.\n\n*Phase 1* asks for a concept paper; "
                            "finalists demonstrate a working prototype in *Phase 2*.",
             "prize_total": prize,

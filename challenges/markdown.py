@@ -14,9 +14,18 @@ _TAGS = {
 }
 
 
-def render(text: str | None) -> Markup:
-    """HTML for display; script, event handlers and javascript: links never survive."""
-    html = _md.render(text or "")
+def render(text: str | None, *, top_level: int = 3) -> Markup:
+    """HTML for display; script, event handlers and javascript: links never survive.
+
+    Headings are shifted so a `#` heading becomes `<h{top_level}>`: authored text always nests
+    under the page's own section headings, keeping the outline valid for screen readers.
+    """
+    tokens = _md.parse(text or "")
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            level = min(6, int(token.tag[1]) + top_level - 1)
+            token.tag = f"h{level}"
+    html = _md.renderer.render(tokens, _md.options, {})
     clean = nh3.clean(
         html,
         tags=_TAGS,
@@ -24,4 +33,4 @@ def render(text: str | None) -> Markup:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
-    return Markup(clean)  # noqa: S704 - sanitised by nh3 just above
+    return Markup('<div class="usa-prose">{}</div>').format(Markup(clean))  # noqa: S704 - sanitised by nh3

@@ -22,6 +22,13 @@ def deadline(moment: datetime | None, zone: str) -> Markup:
     )
 
 
+def num(value: float | int | None) -> str:
+    """1.0 → '1', 2.5 → '2.5': scale values read as people write them."""
+    if value is None:
+        return ""
+    return f"{value:g}"
+
+
 def money(amount: int | float | None) -> str:
     return f"${amount or 0:,.0f}"
 
@@ -29,6 +36,7 @@ def money(amount: int | float | None) -> str:
 def register_templating(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = markdown.render
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["num"] = num
     app.jinja_env.globals["deadline"] = deadline
     app.jinja_env.globals["now_utc"] = timezones.utcnow
     app.jinja_env.globals["can_edit"] = can_edit

@@ -151,7 +151,7 @@ def import_definition():
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            extra = exc.errors or {"file": exc.message}
+            extra = {path: f"{path}: {text}" for path, text in exc.errors.items()} or {"file": exc.message}
         else:
             flash(f"Imported “{challenge.title}” as a draft.", "success")
             return redirect(url_for("challenges.overview", slug=challenge.slug))

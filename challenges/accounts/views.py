@@ -168,8 +168,9 @@ def profile():
             flash("Your details are saved.", "success")
             return redirect(url_for("accounts.profile"))
         if "pw-password" in request.form and password_form.validate():
+            user = current_user._get_current_object()
             try:
-                services.change_password(user=current_user, current=password_form.current_password.data,
+                services.change_password(user=user, current=password_form.current_password.data,
                                          new=password_form.password.data)
                 db.session.commit()
             except DomainError as exc:
@@ -177,7 +178,7 @@ def profile():
                 extra = attach_errors(password_form, exc)
             else:
                 start_session()
-                login_user(current_user)
+                login_user(user)
                 flash("Your password has been changed; other sessions are signed out.", "success")
                 return redirect(url_for("accounts.profile"))
     status = 400 if request.method == "POST" else 200

@@ -91,6 +91,10 @@ class Browse:
             self.page.get_by_role("button", name=button_name, exact=True).click()
         self.after_navigation()
 
+    def tick(self, label: str) -> None:
+        """Tick a USWDS checkbox the way a person does: by clicking its visible label."""
+        self.page.locator("label.usa-checkbox__label", has_text=label).first.click()
+
     def sign_in(self, email: str, password: str) -> None:
         self.visit("/account/sign-in")
         self.page.get_by_label("Email address").fill(email)

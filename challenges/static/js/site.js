@@ -1,0 +1,45 @@
+/* Progressive enhancements; every page works without them. */
+(function () {
+  "use strict";
+
+  // Deadlines: the server prints the challenge's zone; add the reader's own time when it differs.
+  function localiseTimes() {
+    var viewerZone;
+    try { viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+    var format = new Intl.DateTimeFormat(undefined, {
+      weekday: "short", year: "numeric", month: "short", day: "numeric",
+      hour: "numeric", minute: "2-digit", timeZoneName: "short"
+    });
+    document.querySelectorAll("time.js-local-time").forEach(function (el) {
+      if (!el.dateTime || el.dataset.zone === viewerZone || el.dataset.localised) { return; }
+      var moment = new Date(el.dateTime);
+      if (isNaN(moment.getTime())) { return; }
+      var span = document.createElement("span");
+      span.className = "site-local-time";
+      span.textContent = " (your time: " + format.format(moment) + ")";
+      el.after(span);
+      el.dataset.localised = "1";
+    });
+  }
+
+  // Forms and buttons that destroy something ask first.
+  function confirmDestructive() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      var text = form.getAttribute("data-confirm");
+      if (text && !window.confirm(text)) { event.preventDefault(); }
+    });
+  }
+
+  // Put keyboard and screen-reader focus on the error summary after a failed submit.
+  function focusErrors() {
+    var summary = document.querySelector(".site-error-summary[tabindex='-1']");
+    if (summary) { summary.focus(); }
+  }
+
+  function ready(fn) {
+    if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
+  }
+
+  ready(function () { localiseTimes(); confirmDestructive(); focusErrors(); });
+})();

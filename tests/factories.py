@@ -1,0 +1,103 @@
+"""Small factories: each builds one valid thing through the real services and commits."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from challenges import jobs
+from challenges.accounts.models import User, UserRole
+from challenges.accounts.services import hash_password
+from challenges.extensions import db
+from challenges.models import Challenge
+from challenges.timezones import utcnow
+
+PASSWORD = "correct horse battery staple"
+_HASHES: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    # Argon2 is slow on purpose; tests reuse one hash per password.
+    if password not in _HASHES:
+        _HASHES[password] = hash_password(password)
+    return _HASHES[password]
+
+
+def make_user(
+    email: str | None = None,
+    roles: tuple[str, ...] = ("vendor",),
+    password: str = PASSWORD,
+    verified: bool = True,
+    name: str = "",
+    active: bool = True,
+) -> User:
+    if email is None:
+        count = db.session.execute(select(User.id)).all()
+        email = f"user{len(count) + 1}@example.gov"
+    user = User(email=email.lower(), name=name, password_hash=_hash(password),
+                verified_at=utcnow() if verified else None, active=active)
+    db.session.add(user)
+    db.session.flush()
+    for role in roles:
+        db.session.add(UserRole(user_id=user.id, role=role))
+    db.session.commit()
+    return user
+
+
+def make_definition(**overrides: Any) -> dict[str, Any]:
+    """A complete, publishable definition: one phase open from yesterday for 30 days."""
+    opens = date.today() - timedelta(days=1)
+    closes = date.today() + timedelta(days=30)
+    definition: dict[str, Any] = {
+        "slug": "test-challenge",
+        "title": "Test Challenge",
+        "agency": "GSA",
+        "summary": "A challenge used in tests.",
+        "description": "## About\n\nTesting.",
+        "prize_total": 100000,
+        "awards": "- First: $100,000",
+        "eligibility": "Anyone in tests.",
+        "rules": "1. Be a test.",
+        "timezone": "America/New_York",
+        "phases": [{
+            "key": "phase-1",
+            "name": "Concept papers",
+            "opens_at": f"{opens}T09:00",
+            "closes_at": f"{closes}T17:00",
+            "fields": [
+                {"key": "summary", "label": "Summary", "type": "textarea", "required": True, "max_length": 2000},
+                {"key": "deck", "label": "Pitch deck", "type": "file", "required": True,
+                 "accept": ["application/pdf"], "max_bytes": 26214400},
+            ],
+            "rubric": {"criteria": [
+                {"key": "quality", "name": "Quality", "weight": 3, "min": 1, "max": 5, "step": 1},
+                {"key": "impact", "name": "Impact", "weight": 2, "min": 1, "max": 5, "step": 1},
+            ]},
+            "judging": {"judges_per_entry": 3, "quorum": 2, "primary_method": "mean", "blind": False},
+        }],
+    }
+    definition.update(copy.deepcopy(overrides))
+    return definition
+
+
+def _staff(email: str) -> User:
+    existing = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    return existing or make_user(email=email, roles=("staff",))
+
+
+def make_challenge(author: User | None = None, publish: bool = False, **overrides: Any) -> Challenge:
+    """A draft (or, with publish, an approved and published) challenge."""
+    from challenges import services
+    from challenges.definition import build_from_definition
+
+    author = author or _staff("factory-author@example.gov")
+    challenge = build_from_definition(actor=author, data=make_definition(**overrides))
+    if publish:
+        services.submit_for_review(actor=author, challenge=challenge)
+        services.approve_and_publish(actor=_staff("factory-approver@example.gov"), challenge=challenge)
+    db.session.commit()
+    jobs.dispatch_committed()
+    return challenge
