@@ -25,12 +25,18 @@ def utcnow() -> datetime:
 
 
 @lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    # available_timezones() walks the tz database on disk; read it once per process.
+    return frozenset(available_timezones())
+
+
+@lru_cache(maxsize=1)
 def zone_names() -> tuple[str, ...]:
-    return tuple(sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc")))
+    return tuple(sorted(z for z in _known_zones() if "/" in z and not z.startswith("Etc")))
 
 
 def get_zone(name: str) -> ZoneInfo:
-    if not name or name not in available_timezones():
+    if not name or name not in _known_zones():
         raise TimezoneError(f"Unknown time zone “{name}”. Use an IANA name such as America/New_York.")
     try:
         return ZoneInfo(name)

@@ -143,11 +143,12 @@ class SmtpSink:
     """Collects what an SMTP client really delivered over the wire."""
 
     def __init__(self) -> None:
+        self.port = 0
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
         self._lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+    async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         with self._lock:
             self.messages.append(message)
@@ -168,7 +169,7 @@ def smtp_sink(app) -> Iterator[SmtpSink]:
     from aiosmtpd.controller import Controller
 
     sink = SmtpSink()
-    port = free_port()
+    port = sink.port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)

@@ -28,7 +28,8 @@ def test_create_challenge_with_bad_slug_shows_message_and_saves_nothing(client, 
 
 def test_create_challenge_with_unknown_timezone(client, db, login_as):
     login_as("staff")
-    response = client.post("/staff/challenges/new", data={"title": "T", "slug": "good-slug", "timezone": "Mars/Olympus"})
+    response = client.post("/staff/challenges/new",
+                           data={"title": "T", "slug": "good-slug", "timezone": "Mars/Olympus"})
     assert response.status_code == 400
     assert b"Unknown time zone" in response.data
 
@@ -39,7 +40,7 @@ def test_duplicate_slug_is_refused(client, db, login_as):
     response = client.post("/staff/challenges/new", data={"title": "T", "slug": "taken-slug",
                                                           "timezone": "America/New_York"})
     assert response.status_code == 400
-    assert "already used by another challenge".encode() in response.data
+    assert b"already used by another challenge" in response.data
 
 
 def test_failed_section_save_keeps_previous_version(client, db, login_as):
@@ -134,9 +135,9 @@ def test_public_list_filters_and_search(client, db):
     make_challenge(slug="open-one", publish=True, title="Open Health AI", agency="HHS")
     make_challenge(slug="draft-one", title="Secret Draft")
     future = date.today() + timedelta(days=60)
-    make_challenge(slug="later-one", publish=True, title="Later LLM", agency="GSA", phases=[
-        make_definition()["phases"][0] | {"opens_at": f"{future}T09:00", "closes_at": f"{future + timedelta(days=30)}T17:00"}
-    ])
+    later_phase = make_definition()["phases"][0] | {
+        "opens_at": f"{future}T09:00", "closes_at": f"{future + timedelta(days=30)}T17:00"}
+    make_challenge(slug="later-one", publish=True, title="Later LLM", agency="GSA", phases=[later_phase])
     everything = client.get("/challenges").data
     assert b"Open Health AI" in everything and b"Later LLM" in everything
     assert b"Secret Draft" not in everything

@@ -6,10 +6,10 @@ import re
 from datetime import date, timedelta
 
 from sqlalchemy import select
-from tests.factories import make_user
 
 from challenges.extensions import db
 from challenges.models import Challenge
+from tests.factories import make_user
 
 PASSWORD = "correct horse battery staple"
 
