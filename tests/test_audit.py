@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 from sqlalchemy import select, text
 
 from challenges.audit import AuditEvent, record, verify
@@ -16,7 +18,7 @@ def test_events_link_by_hash(app, db):
     _chain(db)
     events = db.session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
     assert [e.seq for e in events] == [1, 2, 3, 4]
-    for earlier, later in zip(events, events[1:], strict=False):
+    for earlier, later in pairwise(events):
         assert later.prev_hash == earlier.hash
     assert verify().ok
 

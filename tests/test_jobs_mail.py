@@ -2,10 +2,9 @@ import importlib
 import os
 
 import pytest
-
-import config
 from sqlalchemy import func, select
 
+import config
 from challenges import jobs, mail
 from challenges.jobs import Job
 from challenges.mail import OutboxMessage, deliver_pending

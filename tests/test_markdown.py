@@ -36,7 +36,8 @@ def test_dangerous_input_is_inert(source):
 
 
 def test_ordinary_markdown_renders():
-    html = str(render("# Title\n\n- one\n- two\n\n**bold** [site](https://example.gov)\n\n| a | b |\n|---|---|\n| 1 | 2 |"))
+    source = "# Title\n\n- one\n- two\n\n**bold** [site](https://example.gov)\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    html = str(render(source))
     assert "<h3>Title</h3>" in html  # headings nest under the page's own sections
     assert "<li>one</li>" in html and "<strong>bold</strong>" in html
     assert '<a href="https://example.gov" rel="noopener noreferrer nofollow">site</a>' in html
