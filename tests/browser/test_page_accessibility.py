@@ -1,0 +1,54 @@
+"""Every page that the journeys do not reach, checked with axe in a real browser."""
+
+from __future__ import annotations
+
+from tests.factories import make_challenge, make_user
+
+PASSWORD = "correct horse battery staple"
+
+
+def test_every_staff_and_admin_page_is_accessible(browse, app):
+    admin = make_user(email="admin@example.gov", roles=("admin", "staff"), password=PASSWORD)
+    target = make_user(email="someone@example.gov", roles=("vendor",))
+    draft = make_challenge(author=admin, slug="a11y-draft")
+    make_challenge(author=admin, slug="a11y-published", publish=True)
+    phase = draft.phases[0]
+    field, criterion = phase.fields[0], phase.rubric.criteria[0]
+    person = browse()
+    person.sign_in(admin.email, PASSWORD)
+    base = f"/staff/challenges/{draft.slug}"
+    pages = [
+        "/", "/challenges", "/challenges?state=open&agency=GSA&q=test", "/challenges/a11y-published",
+        f"/challenges/{draft.slug}", "/account/", "/admin/users", f"/admin/users/{target.id}",
+        "/staff/audit/", "/staff/audit/?since=not-a-date", "/staff/challenges", "/staff/challenges/new",
+        "/staff/challenges/import", base, f"{base}/general", f"{base}/prizes", f"{base}/rules",
+        f"{base}/timeline", f"{base}/phases/{phase.id}", f"{base}/phases/{phase.id}/form",
+        f"{base}/phases/{phase.id}/form/{field.id}", f"{base}/phases/{phase.id}/rubric",
+        f"{base}/phases/{phase.id}/rubric/{criterion.id}", f"{base}/phases/{phase.id}/judging",
+        f"{base}/review", "/staff/challenges/a11y-published", "/challenges/does-not-exist",
+    ]
+    for path in pages:
+        person.visit(path)
+    assert len(person.checked) == len(pages) + 2  # plus the sign-in page and where it lands
+
+
+def test_anonymous_pages_are_accessible(browse, app):
+    person = browse()
+    for path in ["/account/register", "/account/sign-in", "/account/forgot-password", "/account/verify/resend",
+                 "/account/verify/some-token", "/account/reset/bad-token", "/staff/challenges"]:
+        person.visit(path)
+    assert person.page.url.endswith("/account/sign-in?next=%2Fstaff%2Fchallenges")
+
+
+def test_error_summary_and_field_errors_are_accessible(browse, app):
+    make_user(email="staff@example.gov", roles=("staff",), password=PASSWORD)
+    person = browse()
+    person.sign_in("staff@example.gov", PASSWORD)
+    person.visit("/staff/challenges/new")
+    person.submit("Create draft")
+    page = person.page
+    assert page.get_by_role("alert").filter(has_text="There is a problem").is_visible()
+    title = page.get_by_label("Title (required)")
+    assert title.get_attribute("aria-invalid") == "true"
+    assert "title-error" in (title.get_attribute("aria-describedby") or "")
+    assert page.evaluate("document.activeElement.classList.contains('site-error-summary')")
