@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: Any = None) -> Flask:
-    """Config → extensions → blueprints → error handlers → CLI. No I/O, no database access."""
+    """Config → extensions → storage → blueprints → error handlers → CLI. No I/O, no database access."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=str(ROOT / "instance"))
     if config is None:
         from config import from_environment
@@ -20,6 +20,9 @@ def create_app(config: Any = None) -> Flask:
     app.config.from_object(config)
 
     _init_extensions(app)
+    from .storage import init_storage
+
+    init_storage(app)
     _register_blueprints(app)
 
     from .errors import register_error_handlers
@@ -66,6 +69,8 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.views import admin_bp
     from .accounts.views import bp as accounts_bp
     from .audit_views import bp as audit_bp
+    from .submissions import models as submission_models  # noqa: F401
+    from .submissions.views import bp as submissions_bp
     from .views import bp as challenges_bp
     from .views import public_bp
 
@@ -74,3 +79,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(challenges_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(submissions_bp)

@@ -108,7 +108,8 @@ def client(app):
 
 @pytest.fixture
 def login_as(client):
-    """login_as('staff') → a new verified staff user signed in; login_as(user); login_as('anonymous')."""
+    """login_as('staff') → the verified staff@example.gov (created if needed) signed in; login_as(user);
+    login_as('other_vendor') → a second vendor; login_as('anonymous') signs out."""
     from tests.factories import make_user
 
     def sign_in(who):
@@ -116,7 +117,15 @@ def login_as(client):
             with client.session_transaction() as session:
                 session.clear()
             return None
-        user = who if not isinstance(who, str) else make_user(email=f"{who}@example.gov", roles=(who,))
+        if isinstance(who, str):
+            from challenges.accounts.models import User
+
+            email = f"{who}@example.gov"
+            role = "vendor" if who == "other_vendor" else who
+            user = _db.session.execute(_db.select(User).where(User.email == email)).scalar_one_or_none() \
+                or make_user(email=email, roles=(role,))
+        else:
+            user = who
         now = int(time.time())
         with client.session_transaction() as session:
             session.clear()

@@ -101,3 +101,27 @@ def make_challenge(author: User | None = None, publish: bool = False, **override
     db.session.commit()
     jobs.dispatch_committed()
     return challenge
+
+
+PDF_BYTES = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def make_submission(vendor: User, phase, *, organization_name: str = "Acme AI, Inc.", submit: bool = False):
+    """An organisation owned by `vendor` with a draft application and one stored PDF."""
+    import io
+
+    from challenges.submissions import services as subs
+
+    organization = next((o for o in subs.organizations_of(vendor) if o.legal_name == organization_name), None)
+    if organization is None:
+        organization = subs.save_organization(actor=vendor, legal_name=organization_name)
+    submission = subs.start_application(actor=vendor, phase=phase, organization=organization)
+    subs.save_answers(actor=vendor, submission=submission, answers={"summary": "Our solution."})
+    stored = subs.upload_file(actor=vendor, submission=submission, field_key="deck", filename="deck.pdf",
+                              stream=io.BytesIO(PDF_BYTES))
+    if submit:
+        subs.accept_rules(actor=vendor, submission=submission, rules_version=phase.challenge.rules_version)
+        subs.submit(actor=vendor, submission=submission)
+    db.session.commit()
+    jobs.dispatch_committed()
+    return submission, stored

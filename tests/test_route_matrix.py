@@ -12,13 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tests.factories import make_challenge, make_user
 
-ROLES = ("anonymous", "vendor", "judge", "member", "staff", "admin")
+from tests.factories import make_challenge, make_submission, make_user
+
+ROLES = ("anonymous", "vendor", "other_vendor", "judge", "member", "staff", "admin")
 LOGIN = "login"  # redirected to the sign-in page
 ALLOWED = "allowed"  # any answer but login/403/404/5xx: the role got through the guard
 
 EVERYONE = dict.fromkeys(ROLES, 200)
+VENDOR_GET = {"anonymous": LOGIN, "vendor": 200, "other_vendor": 200, "judge": 403, "member": 403, "staff": 403,
+              "admin": 403}
+OWNER_GET = {**VENDOR_GET, "other_vendor": 404}  # another organisation's application does not exist for them
+OWNER_ACTION = {**OWNER_GET, "vendor": ALLOWED}
 STAFF_ONLY = {"anonymous": LOGIN, "vendor": 403, "judge": 403, "member": 403, "staff": 200, "admin": 200}
 STAFF_ACTION = {**STAFF_ONLY, "staff": ALLOWED, "admin": ALLOWED}
 ADMIN_ONLY = {"anonymous": LOGIN, "vendor": 403, "judge": 403, "member": 403, "staff": 403, "admin": 200}
@@ -37,6 +42,10 @@ class Route:
 
 def _draft(ctx: dict[str, Any]) -> str:
     return ctx["draft"].slug
+
+
+def _app(ctx: dict[str, Any]) -> str:
+    return f"/vendor/applications/{ctx['submission'].id}"
 
 
 MATRIX: dict[str, Route] = {
@@ -105,11 +114,30 @@ MATRIX: dict[str, Route] = {
                               {"title": "Copy", "slug": "matrix-copy"}),
     "challenges.export_definition": Route(
         "GET", lambda c: f"/staff/challenges/{_draft(c)}/definition.json", STAFF_ONLY),
+    # vendors
+    "submissions.dashboard": Route("GET", lambda c: "/vendor/", VENDOR_GET),
+    "submissions.organization_new": Route("GET", lambda c: "/vendor/organizations/new", VENDOR_GET),
+    "submissions.organization_edit": Route(
+        "GET", lambda c: f"/vendor/organizations/{c['submission'].organization_id}", OWNER_GET),
+    "submissions.start": Route("GET", lambda c: f"/vendor/apply/{c['published'].slug}/phase-1", VENDOR_GET),
+    "submissions.application": Route("GET", _app, OWNER_GET),
+    "submissions.upload": Route("POST", lambda c: f"{_app(c)}/files/deck", OWNER_ACTION),
+    "submissions.download": Route("GET", lambda c: f"{_app(c)}/files/{c['file'].id}/download", OWNER_GET),
+    "submissions.accept_rules": Route("POST", lambda c: f"{_app(c)}/rules", OWNER_ACTION,
+                                      {"rules_version": "x"}),
+    "submissions.submit": Route("POST", lambda c: f"{_app(c)}/submit", OWNER_ACTION),
+    "submissions.withdraw": Route("POST", lambda c: f"{_app(c)}/withdraw", OWNER_ACTION),
+    "submissions.receipt": Route("GET", lambda c: f"{_app(c)}/receipts/{c['submission'].submitted_version}",
+                                 OWNER_GET),
 }
+
+# Columns added by later issues default to the vendor's expectation on routes that predate them.
+for _route in MATRIX.values():
+    _route.expect.setdefault("other_vendor", _route.expect["vendor"])
 
 # Pages that must not even admit a draft exists to people who may not see it.
 HIDDEN_DRAFT = {
-    "anonymous": 404, "vendor": 404, "judge": 404, "member": 404, "staff": 200, "admin": 200,
+    "anonymous": 404, "vendor": 404, "other_vendor": 404, "judge": 404, "member": 404, "staff": 200, "admin": 200,
 }
 
 
@@ -119,7 +147,11 @@ def ctx(app, db):
     published = make_challenge(author=author, publish=True, slug="matrix-published")
     draft = make_challenge(author=author, slug="matrix-draft")
     phase = draft.phases[0]
+    vendor = make_user(email="vendor@example.gov", roles=("vendor",))
+    submission, stored = make_submission(vendor=vendor, phase=published.phases[0], submit=True)
     return {
+        "submission": submission,
+        "file": stored,
         "published": published,
         "draft": draft,
         "phase": phase,

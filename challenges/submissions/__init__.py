@@ -1,0 +1,1 @@
+"""Vendor organisations and their applications, files and eligibility screening."""

@@ -1,0 +1,464 @@
+"""Organisations and applications: drafts, answers, files, deadlines, submit, withdraw, reopen.
+
+Deadlines are compared on the server clock in UTC against the phase's close plus its grace
+window (the phase stores UTC; the challenge's zone is only for display). Submit is idempotent per
+application version: a Receipt row unique on (submission, version) means a double click, a retry
+or two browser tabs record one submission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+
+from .. import audit, mail
+from ..accounts.models import User
+from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from ..extensions import db
+from ..links import external_url
+from ..models import ChallengeStatus, FormField, Phase
+from ..storage import StorageError, TooLarge, get_storage, new_key
+from ..timezones import utcnow
+from .models import (
+    BUSINESS_SIZES,
+    CATEGORIES,
+    SAM_STATUSES,
+    Membership,
+    Organization,
+    Receipt,
+    Submission,
+    SubmissionFile,
+    SubmissionStatus,
+)
+from .uploads import UploadRefused, check_content, check_name
+
+UEI_RE = re.compile(r"^[A-HJ-NP-Z1-9][A-HJ-NP-Z0-9]{11}$")
+LIVE = (SubmissionStatus.DRAFT.value, SubmissionStatus.SUBMITTED.value)
+
+
+# --- organisations ------------------------------------------------------------------------
+
+
+def uei_error(uei: str) -> str | None:
+    """SAM.gov Unique Entity IDs: 12 characters, letters and digits, no I or O, not starting with 0."""
+    if not uei:
+        return None
+    if len(uei) != 12:
+        return "A UEI has exactly 12 characters (letters and digits), as shown in SAM.gov."
+    if not UEI_RE.match(uei):
+        return "A UEI uses capital letters and digits only, never the letters I or O, and does not start with 0."
+    return None
+
+
+def _organization_errors(*, legal_name: str, uei: str, sam_status: str, business_size: str,
+                         categories: list[str], website: str, poc_email: str, exclude_id: int | None) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not legal_name.strip():
+        errors["legal_name"] = "Enter the organisation’s legal name as registered."
+    if (msg := uei_error(uei)) is not None:
+        errors["uei"] = msg
+    elif uei:
+        stmt = select(Organization.id).where(Organization.uei == uei)
+        if exclude_id is not None:
+            stmt = stmt.where(Organization.id != exclude_id)
+        if db.session.execute(stmt).first():
+            errors["uei"] = "Another organisation already uses this UEI. Ask its owner to invite you instead."
+    if sam_status not in SAM_STATUSES:
+        errors["sam_status"] = "Choose a SAM.gov registration status."
+    if business_size not in BUSINESS_SIZES:
+        errors["business_size"] = "Choose a business size."
+    unknown = [c for c in categories if c not in CATEGORIES]
+    if unknown:
+        errors["categories"] = "Unknown category: " + ", ".join(unknown)
+    if website and not _is_http_url(website):
+        errors["website"] = "Enter a full web address starting with https://"
+    if poc_email and "@" not in poc_email:
+        errors["poc_email"] = "Enter a valid email address for the point of contact."
+    return errors
+
+
+def _is_http_url(text: str) -> bool:
+    parts = urlsplit(text.strip())
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in text.strip()
+
+
+def save_organization(*, actor: User, organization: Organization | None = None, legal_name: str, uei: str = "",
+                      sam_status: str = "not_registered", business_size: str = "other",
+                      categories: list[str] | None = None, website: str = "", poc_name: str = "",
+                      poc_email: str = "", poc_phone: str = "") -> Organization:
+    """Create an organisation (the creator becomes its owner) or update one the actor owns."""
+    uei = (uei or "").strip().upper()
+    categories = list(dict.fromkeys(categories or []))
+    if organization is not None and not is_owner(actor, organization):
+        raise PermissionDenied("Only an owner of the organisation can change its profile.")
+    errors = _organization_errors(legal_name=legal_name, uei=uei, sam_status=sam_status,
+                                  business_size=business_size, categories=categories, website=website,
+                                  poc_email=poc_email, exclude_id=organization.id if organization else None)
+    if errors:
+        raise ValidationFailed("Please correct the organisation profile.", errors)
+    created = organization is None
+    if organization is None:
+        organization = Organization(created_by_id=actor.id)
+        db.session.add(organization)
+    organization.legal_name, organization.uei = legal_name.strip(), uei or None
+    organization.sam_status, organization.business_size, organization.categories = sam_status, business_size, categories
+    organization.website, organization.poc_name = website.strip(), poc_name.strip()
+    organization.poc_email, organization.poc_phone = poc_email.strip().lower(), poc_phone.strip()
+    organization.email_domain = actor.email.rsplit("@", 1)[-1] if created else organization.email_domain
+    db.session.flush()
+    if created:
+        db.session.add(Membership(organization_id=organization.id, user_id=actor.id, role="owner"))
+        db.session.flush()
+    audit.record(actor=actor, action="organization.created" if created else "organization.saved", obj=organization,
+                 details={"legal_name": organization.legal_name, "uei": organization.uei})
+    return organization
+
+
+def membership(user: Any, organization: Organization) -> Membership | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return next((m for m in organization.memberships if m.user_id == user.id), None)
+
+
+def is_owner(user: Any, organization: Organization) -> bool:
+    member = membership(user, organization)
+    return member is not None and member.role == "owner"
+
+
+def organizations_of(user: User) -> list[Organization]:
+    return list(db.session.execute(
+        select(Organization).join(Membership).where(Membership.user_id == user.id).order_by(Organization.legal_name)
+    ).scalars())
+
+
+# --- applications -------------------------------------------------------------------------
+
+
+def accepting(phase: Phase, now: datetime | None = None) -> bool:
+    """Whether the phase takes new applications and edits now (server clock, grace included)."""
+    now = now or utcnow()
+    return phase.challenge.status == ChallengeStatus.PUBLISHED.value and phase.opens_at <= now <= phase.hard_close
+
+
+def can_change(submission: Submission, now: datetime | None = None) -> bool:
+    """Drafts and submitted entries change until the close, or until staff's reopening ends."""
+    now = now or utcnow()
+    if submission.status not in LIVE:
+        return False
+    if submission.reopened_until is not None and now <= submission.reopened_until:
+        return True
+    return accepting(submission.phase, now)
+
+
+def _deadline_error(submission: Submission, now: datetime) -> Conflict:
+    phase = submission.phase
+    if now < phase.opens_at:
+        return Conflict("This phase has not opened yet.")
+    return Conflict("The deadline for this phase has passed; the application can no longer change.")
+
+
+def start_application(*, actor: User, phase: Phase, organization: Organization,
+                      now: datetime | None = None) -> Submission:
+    now = now or utcnow()
+    if membership(actor, organization) is None:
+        raise PermissionDenied("You are not a member of that organisation.")
+    if not accepting(phase, now):
+        raise Conflict("This phase is not accepting applications now.")
+    count = db.session.execute(
+        select(func.count(Submission.id)).where(Submission.phase_id == phase.id,
+                                                Submission.organization_id == organization.id,
+                                                Submission.status.in_(LIVE))
+    ).scalar_one()
+    if count >= phase.max_submissions_per_org:
+        raise Conflict(f"{organization.legal_name} already has {count} application(s) in this phase, "
+                       f"the most allowed ({phase.max_submissions_per_org}).")
+    submission = Submission(phase_id=phase.id, organization_id=organization.id, created_by_id=actor.id,
+                            form_version=phase.form_version, answers={})
+    db.session.add(submission)
+    db.session.flush()
+    audit.record(actor=actor, action="submission.started", obj=submission,
+                 details={"phase": phase.key, "organization": organization.id})
+    return submission
+
+
+def _answer_error(field: FormField, value: Any) -> tuple[Any, str | None]:
+    """Normalise one answer and say what is wrong with it (required-ness is checked at submit)."""
+    if field.type in ("text", "textarea", "url"):
+        text = str(value or "").strip()
+        if field.max_length and len(text) > field.max_length:
+            return text, f"Keep this to {field.max_length} characters (now {len(text)})."
+        if field.type == "url" and text and not _is_http_url(text):
+            return text, "Enter a full web address starting with https://"
+        return text, None
+    if field.type == "number":
+        if value in (None, ""):
+            return None, None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return value, "Enter a number, such as 42 or 3.5."
+        return (int(number) if number.is_integer() else number), None
+    if field.type == "select":
+        text = str(value or "")
+        if text and text not in field.options:
+            return text, "Choose one of the listed options."
+        return text, None
+    if field.type == "multiselect":
+        chosen = [str(v) for v in (value or [])]
+        if any(v not in field.options for v in chosen):
+            return chosen, "Choose only from the listed options."
+        return chosen, None
+    if field.type == "checkbox":
+        return bool(value) and value not in ("", "0", "false", "off"), None
+    return value, None
+
+
+def save_answers(*, actor: User, submission: Submission, answers: dict[str, Any],
+                 now: datetime | None = None) -> Submission:
+    """Validate and store a draft; invalid answers are refused and nothing changes."""
+    now = now or utcnow()
+    require_member(actor, submission)
+    if not can_change(submission, now):
+        raise _deadline_error(submission, now)
+    fields = {f.key: f for f in submission.phase.fields if f.type != "file"}
+    errors: dict[str, str] = {}
+    cleaned = dict(submission.answers or {})
+    for key, field in fields.items():
+        if key not in answers:
+            continue
+        value, problem = _answer_error(field, answers[key])
+        if problem:
+            errors[key] = problem
+        cleaned[key] = value
+    if errors:
+        raise ValidationFailed("Some answers need fixing; your previous draft is unchanged.", errors)
+    if cleaned != (submission.answers or {}):
+        submission.answers = cleaned
+        submission.version += 1
+    db.session.flush()
+    return submission
+
+
+def accept_rules(*, actor: User, submission: Submission, rules_version: str) -> None:
+    """Record acceptance of exactly the rules text the vendor saw (by its hash)."""
+    require_member(actor, submission)
+    current = submission.phase.challenge.rules_version
+    if rules_version != current:
+        raise Conflict("The rules changed since you opened this page. Read the current rules and accept again.")
+    submission.rules_version_accepted, submission.rules_accepted_at = current, utcnow()
+    db.session.flush()
+    audit.record(actor=actor, action="submission.rules_accepted", obj=submission, details={"rules_version": current})
+
+
+def missing_items(submission: Submission) -> list[tuple[str, str]]:
+    """(field key, label) of everything still needed before submit; the completeness meter."""
+    missing: list[tuple[str, str]] = []
+    stored = submission.current_files()
+    for field in submission.phase.fields:
+        if not field.required:
+            continue
+        if field.type == "file":
+            if field.key not in stored:
+                missing.append((field.key, field.label))
+            continue
+        value = (submission.answers or {}).get(field.key)
+        if value in (None, "", [], False):
+            missing.append((field.key, field.label))
+    if submission.rules_version_accepted != submission.phase.challenge.rules_version:
+        missing.append(("rules", "Accept the official rules"))
+    return missing
+
+
+def completeness(submission: Submission) -> int:
+    """Percentage of required items done, for the meter."""
+    required = [f for f in submission.phase.fields if f.required] + [None]  # None: rules acceptance
+    done = len(required) - len(missing_items(submission))
+    return round(100 * done / len(required))
+
+
+def _answer_checksums(submission: Submission) -> dict[str, str]:
+    return {key: hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+            for key, value in sorted((submission.answers or {}).items())}
+
+
+def submit(*, actor: User, submission: Submission, now: datetime | None = None) -> Receipt:
+    """Record the current version as submitted, once; the receipt lists every checksum."""
+    now = now or utcnow()
+    require_member(actor, submission)
+    existing = db.session.execute(
+        select(Receipt).where(Receipt.submission_id == submission.id, Receipt.version == submission.version)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing  # the same version again: one submission, same receipt
+    if not can_change(submission, now):
+        raise _deadline_error(submission, now)
+    missing = missing_items(submission)
+    if missing:
+        raise ValidationFailed("The application is not complete.", {key: f"{label} is required." if key != "rules"
+                                                                      else label for key, label in missing})
+    files = submission.current_files()
+    manifest = {
+        "public_code": None,
+        "version": submission.version,
+        "answers": dict(submission.answers or {}),
+        "answer_sha256": _answer_checksums(submission),
+        "files": [{"field": f.field_key, "name": f.display_name, "size": f.size, "sha256": f.sha256, "id": f.id}
+                  for f in files.values()],
+        "rules_version": submission.rules_version_accepted,
+    }
+    if not _insert_receipt(submission_id=submission.id, version=submission.version, received_at=now,
+                           submitted_by_id=actor.id, manifest=manifest):
+        # Another request recorded this version a moment ago: one submission, its receipt.
+        return db.session.execute(
+            select(Receipt).where(Receipt.submission_id == submission.id, Receipt.version == submission.version)
+        ).scalar_one()
+    receipt = db.session.execute(
+        select(Receipt).where(Receipt.submission_id == submission.id, Receipt.version == submission.version)
+    ).scalar_one()
+    first = submission.submitted_at is None
+    submission.status = SubmissionStatus.SUBMITTED.value
+    submission.submitted_at, submission.submitted_version = now, submission.version
+    if submission.public_code is None:
+        submission.public_code = f"AI-{now.year}-{submission.id:04d}"
+    receipt.manifest = {**manifest, "public_code": submission.public_code}
+    db.session.flush()
+    audit.record(actor=actor, action="submission.submitted" if first else "submission.resubmitted", obj=submission,
+                 details={"version": submission.version, "code": submission.public_code})
+    _send_receipt(submission, receipt)
+    return receipt
+
+
+def _insert_receipt(**values: Any) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: atomic on both engines, no savepoint needed."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.flush()
+    result = db.session.execute(insert(Receipt).values(**values).on_conflict_do_nothing(
+        index_elements=["submission_id", "version"]))
+    return bool(result.rowcount)
+
+
+def _send_receipt(submission: Submission, receipt: Receipt) -> None:
+    link = external_url("submissions.receipt", submission_id=submission.id, version=receipt.version)
+    challenge = submission.phase.challenge
+    for member in submission.organization.memberships:
+        mail.queue(
+            to=member.user.email,
+            subject=f"Receipt: {submission.public_code} — {challenge.title}",
+            template="submission_receipt",
+            dedupe_key=f"receipt:{submission.id}:{receipt.version}:{member.user_id}",
+            submission=submission, receipt=receipt, challenge=challenge, link=link,
+        )
+
+
+def withdraw(*, actor: User, submission: Submission, reason: str = "", now: datetime | None = None) -> None:
+    now = now or utcnow()
+    require_member(actor, submission)
+    if not can_change(submission, now):
+        raise _deadline_error(submission, now)
+    old = submission.status
+    submission.status, submission.status_reason = SubmissionStatus.WITHDRAWN.value, reason.strip()
+    db.session.flush()
+    audit.record(actor=actor, action="submission.withdrawn", obj=submission,
+                 details={"from": old, "reason": reason.strip()})
+
+
+def reopen(*, actor: User, submission: Submission, until: datetime, reason: str) -> None:
+    """Staff let one entry change after the deadline (until a set time); always audited."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only program staff can reopen an application.")
+    if not reason.strip():
+        raise ValidationFailed("A reason is required.", {"reason": "Say why this application is reopened."})
+    if until <= utcnow():
+        raise ValidationFailed("Choose a future time.", {"until": "The reopening must end in the future."})
+    submission.reopened_until = until
+    db.session.flush()
+    audit.record(actor=actor, action="submission.reopened", obj=submission,
+                 details={"until": until.isoformat(), "reason": reason.strip()})
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def _file_field(submission: Submission, field_key: str) -> FormField:
+    field = next((f for f in submission.phase.fields if f.key == field_key and f.type == "file"), None)
+    if field is None:
+        raise NotFound("No such file question on this form.")
+    return field
+
+
+def upload_file(*, actor: User, submission: Submission, field_key: str, filename: str, stream: BinaryIO,
+                now: datetime | None = None) -> SubmissionFile:
+    """Stream a file to storage, check what it really is, keep it or delete it. Earlier versions stay."""
+    now = now or utcnow()
+    require_member(actor, submission)
+    if not can_change(submission, now):
+        raise _deadline_error(submission, now)
+    field = _file_field(submission, field_key)
+    try:
+        name = check_name(filename)
+    except UploadRefused as exc:
+        raise ValidationFailed(str(exc), {field_key: str(exc)}) from exc
+    storage = get_storage()
+    key = new_key(f"submissions/{submission.id}")
+    try:
+        size, digest = storage.save_stream(key, stream, max_bytes=field.max_bytes or 0,
+                                           content_type="application/octet-stream")
+        content_type = check_content(name=name, head=storage.read_head(key, 65536), size=size,
+                                     accept=list(field.accept or []), max_bytes=field.max_bytes or 0)
+    except TooLarge as exc:
+        storage.delete(key)
+        message = f"The file is larger than this question allows ({(field.max_bytes or 0):,} bytes)."
+        raise ValidationFailed(message, {field_key: message}) from exc
+    except UploadRefused as exc:
+        storage.delete(key)
+        raise ValidationFailed(str(exc), {field_key: str(exc)}) from exc
+    except StorageError as exc:
+        storage.delete(key)
+        message = "The file could not be stored just now; your application is unchanged. Try again shortly."
+        raise ValidationFailed(message, {field_key: message}) from exc
+    previous = submission.current_files().get(field_key)
+    if previous is not None:
+        previous.status = "replaced"
+    record = SubmissionFile(
+        submission_id=submission.id, field_key=field_key, storage_key=key, display_name=name, size=size,
+        sha256=digest, content_type=content_type, status="stored", uploaded_by_id=actor.id, confirmed_at=now,
+        version=(previous.version + 1) if previous else 1,
+    )
+    submission.files.append(record)
+    submission.version += 1
+    db.session.flush()
+    audit.record(actor=actor, action="submission.file_stored", obj=submission,
+                 details={"field": field_key, "name": name, "size": size, "sha256": digest})
+    return record
+
+
+# --- access -------------------------------------------------------------------------------
+
+
+def require_member(actor: Any, submission: Submission) -> None:
+    if membership(actor, submission.organization) is None:
+        raise NotFound("No such application.")
+
+
+def get_for_vendor(actor: Any, submission_id: int) -> Submission:
+    """The application if the actor belongs to its organisation; 404 otherwise (no existence leak)."""
+    submission = db.session.get(Submission, submission_id)
+    if submission is None or membership(actor, submission.organization) is None:
+        raise NotFound("No such application.")
+    return submission
+
+
+def applications_of(user: User) -> list[Submission]:
+    return list(db.session.execute(
+        select(Submission).join(Membership, Membership.organization_id == Submission.organization_id)
+        .where(Membership.user_id == user.id).order_by(Submission.updated_at.desc())
+    ).scalars())

@@ -1,0 +1,222 @@
+"""Vendor pages: organisation profile, applications, files, submit, receipts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from ..accounts.models import Role
+from ..accounts.permissions import roles_required
+from ..errors import DomainError, NotFound, ValidationFailed
+from ..extensions import db
+from ..forms_support import attach_errors
+from ..permissions import get_visible_challenge
+from ..storage import get_storage
+from ..timezones import utcnow
+from . import services
+from .forms import OrganizationForm, ReasonForm, RulesForm, StartForm
+from .models import Organization, Receipt
+
+bp = Blueprint("submissions", __name__, url_prefix="/vendor")
+vendor_required = roles_required(Role.VENDOR)
+UPLOAD_OVERHEAD = 64 * 1024  # multipart framing around the file itself
+
+
+@bp.route("/")
+@vendor_required
+def dashboard():
+    return render_template("submissions/dashboard.html", organizations=services.organizations_of(current_user),
+                           applications=services.applications_of(current_user), now=utcnow())
+
+
+def _organization_page(form: OrganizationForm, organization: Organization | None):
+    extra: dict[str, str] = {}
+    if form.validate_on_submit():
+        try:
+            saved = services.save_organization(
+                actor=current_user, organization=organization, legal_name=form.legal_name.data,
+                uei=form.uei.data or "", sam_status=form.sam_status.data, business_size=form.business_size.data,
+                categories=form.categories.data or [], website=form.website.data or "",
+                poc_name=form.poc_name.data or "", poc_email=form.poc_email.data or "",
+                poc_phone=form.poc_phone.data or "",
+            )
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            extra = attach_errors(form, exc)
+        else:
+            flash(f"Saved the profile of {saved.legal_name}.", "success")
+            return redirect(url_for("submissions.dashboard"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("submissions/organization.html", form=form, organization=organization,
+                           extra_errors=extra), status
+
+
+@bp.route("/organizations/new", methods=["GET", "POST"])
+@vendor_required
+def organization_new():
+    return _organization_page(OrganizationForm(), None)
+
+
+@bp.route("/organizations/<int:organization_id>", methods=["GET", "POST"])
+@vendor_required
+def organization_edit(organization_id: int):
+    organization = db.session.get(Organization, organization_id)
+    if organization is None or services.membership(current_user, organization) is None:
+        raise NotFound("No such organisation.")
+    if request.method == "POST" and not services.is_owner(current_user, organization):
+        abort(403)
+    return _organization_page(OrganizationForm(obj=organization), organization)
+
+
+@bp.route("/apply/<slug>/<phase_key>", methods=["GET", "POST"])
+@vendor_required
+def start(slug: str, phase_key: str):
+    challenge = get_visible_challenge(slug, current_user)
+    phase = challenge.phase_by_key(phase_key)
+    if phase is None:
+        raise NotFound("No such phase.")
+    organizations = services.organizations_of(current_user)
+    form = StartForm()
+    form.organization_id.choices = [(o.id, o.legal_name) for o in organizations]
+    if form.validate_on_submit():
+        organization = next((o for o in organizations if o.id == form.organization_id.data), None)
+        if organization is None:
+            raise ValidationFailed("Choose one of your organisations.", {"organization_id": "Choose an organisation."})
+        submission = services.start_application(actor=current_user, phase=phase, organization=organization)
+        db.session.commit()
+        flash("Application started. It saves as a draft until you submit it.", "success")
+        return redirect(url_for("submissions.application", submission_id=submission.id))
+    return render_template("submissions/start.html", challenge=challenge, phase=phase, form=form,
+                           organizations=organizations, accepting=services.accepting(phase))
+
+
+def _answers_from_request(submission) -> dict:
+    answers = {}
+    for field in submission.phase.fields:
+        if field.type == "file":
+            continue
+        if field.type == "multiselect":
+            answers[field.key] = request.form.getlist(field.key)
+        elif field.type == "checkbox":
+            answers[field.key] = request.form.get(field.key) == "y"
+        elif field.key in request.form:
+            answers[field.key] = request.form.get(field.key, "")
+    return answers
+
+
+@bp.route("/applications/<int:submission_id>", methods=["GET", "POST"])
+@vendor_required
+def application(submission_id: int):
+    submission = services.get_for_vendor(current_user, submission_id)
+    form = FlaskForm()
+    errors: dict[str, str] = {}
+    values = dict(submission.answers or {})
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            raise ValidationFailed("The form expired; reload the page and try again.")
+        values.update(_answers_from_request(submission))
+        try:
+            services.save_answers(actor=current_user, submission=submission, answers=_answers_from_request(submission))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = exc.errors or {"form": exc.message}
+        else:
+            if request.accept_mimetypes.best == "application/json":
+                return {"saved": True, "version": submission.version, "complete": services.completeness(submission)}
+            flash("Draft saved.", "success")
+            return redirect(url_for("submissions.application", submission_id=submission.id))
+    status = 400 if errors else 200
+    return render_template(
+        "submissions/application.html", submission=submission, form=form, errors=errors, values=values,
+        missing=services.missing_items(submission), percent=services.completeness(submission),
+        can_change=services.can_change(submission), files=submission.current_files(),
+        rules_form=RulesForm(rules_version=submission.phase.challenge.rules_version), reason_form=ReasonForm(),
+        receipts=db.session.execute(select(Receipt).where(Receipt.submission_id == submission.id)
+                                    .order_by(Receipt.version.desc())).scalars().all(),
+    ), status
+
+
+@bp.route("/applications/<int:submission_id>/files/<field_key>", methods=["POST"])
+@vendor_required
+def upload(submission_id: int, field_key: str):
+    submission = services.get_for_vendor(current_user, submission_id)
+    field = next((f for f in submission.phase.fields if f.key == field_key and f.type == "file"), None)
+    if field is None:
+        raise NotFound("No such file question.")
+    request.max_content_length = (field.max_bytes or 0) + UPLOAD_OVERHEAD  # 413 before anything is stored
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    incoming = request.files.get("file")
+    if incoming is None or not incoming.filename:
+        raise ValidationFailed("Choose a file to upload.", {field_key: "Choose a file to upload."})
+    record = services.upload_file(actor=current_user, submission=submission, field_key=field_key,
+                                  filename=incoming.filename, stream=incoming.stream)
+    db.session.commit()
+    if request.accept_mimetypes.best == "application/json":
+        return {"stored": True, "name": record.display_name, "size": record.size, "sha256": record.sha256}
+    flash(f"Uploaded {record.display_name} ({record.size:,} bytes).", "success")
+    return redirect(url_for("submissions.application", submission_id=submission.id) + f"#field-{field_key}")
+
+
+@bp.route("/applications/<int:submission_id>/files/<int:file_id>/download")
+@vendor_required
+def download(submission_id: int, file_id: int):
+    submission = services.get_for_vendor(current_user, submission_id)
+    record = next((f for f in submission.files if f.id == file_id and f.status in ("stored", "replaced")), None)
+    if record is None:
+        raise NotFound("No such file.")
+    return get_storage().download_response(record.storage_key, filename=record.display_name,
+                                           content_type=record.content_type or "application/octet-stream")
+
+
+@bp.route("/applications/<int:submission_id>/rules", methods=["POST"])
+@vendor_required
+def accept_rules(submission_id: int):
+    submission = services.get_for_vendor(current_user, submission_id)
+    form = RulesForm()
+    if not form.validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    services.accept_rules(actor=current_user, submission=submission, rules_version=form.rules_version.data)
+    db.session.commit()
+    flash("You accepted the official rules.", "success")
+    return redirect(url_for("submissions.application", submission_id=submission.id))
+
+
+@bp.route("/applications/<int:submission_id>/submit", methods=["POST"])
+@vendor_required
+def submit(submission_id: int):
+    submission = services.get_for_vendor(current_user, submission_id)
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    receipt = services.submit(actor=current_user, submission=submission)
+    db.session.commit()
+    flash(f"Submitted. Your entry code is {submission.public_code}; a receipt is on its way by email.", "success")
+    return redirect(url_for("submissions.receipt", submission_id=submission.id, version=receipt.version))
+
+
+@bp.route("/applications/<int:submission_id>/withdraw", methods=["POST"])
+@vendor_required
+def withdraw(submission_id: int):
+    submission = services.get_for_vendor(current_user, submission_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    services.withdraw(actor=current_user, submission=submission, reason=form.reason.data or "")
+    db.session.commit()
+    flash("The application is withdrawn.", "success")
+    return redirect(url_for("submissions.dashboard"))
+
+
+@bp.route("/applications/<int:submission_id>/receipts/<int:version>")
+@vendor_required
+def receipt(submission_id: int, version: int):
+    submission = services.get_for_vendor(current_user, submission_id)
+    found = db.session.execute(select(Receipt).where(Receipt.submission_id == submission.id,
+                                                     Receipt.version == version)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("No receipt for that version.")
+    return render_template("submissions/receipt.html", submission=submission, receipt=found)

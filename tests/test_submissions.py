@@ -1,0 +1,371 @@
+"""Applications: organisations, drafts, uploads (good and malformed), deadlines, submit, receipts."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from challenges import jobs
+from challenges.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from challenges.mail import OutboxMessage
+from challenges.submissions import services as subs
+from challenges.submissions.models import Receipt, Submission, SubmissionFile
+from challenges.submissions.uploads import UploadRefused, check_content, check_name, sniff
+from tests.factories import PDF_BYTES, make_challenge, make_submission, make_user
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+DOCX_HEAD = b"PK\x03\x04" + b"\x00" * 26 + b"[Content_Types].xml" + b"\x00" * 40 + b"word/document.xml"
+
+
+@pytest.fixture
+def vendor(app, db):
+    return make_user(email="vendor@example.com", roles=("vendor",))
+
+
+@pytest.fixture
+def phase(app, db):
+    return make_challenge(publish=True, slug="apply-here").phases[0]
+
+
+@pytest.fixture
+def draft(vendor, phase):
+    submission, _ = make_submission(vendor=vendor, phase=phase)
+    return submission
+
+
+def _storage_files(app) -> list[Path]:
+    root = Path(app.config["STORAGE_DIR"])
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+# --- organisations -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("uei", "text"), [
+    ("SHORT", "exactly 12"), ("J7M9HPTGJ1S9X", "exactly 12"), ("J7M9HPTGJ1SO", "never the letters I or O"),
+    ("07M9HPTGJ1S9", "does not start with 0"), ("J7M9-PTGJ1S9", "capital letters and digits"),
+])
+def test_uei_validation(vendor, uei, text):
+    with pytest.raises(ValidationFailed) as err:
+        subs.save_organization(actor=vendor, legal_name="Acme", uei=uei)
+    assert text in err.value.errors["uei"]
+
+
+def test_organization_owner_and_duplicate_uei(vendor, db):
+    org = subs.save_organization(actor=vendor, legal_name="Acme", uei="j7m9hptgj1s9", website="https://acme.example")
+    assert org.uei == "J7M9HPTGJ1S9" and subs.is_owner(vendor, org)
+    other = make_user(email="other@example.com", roles=("vendor",))
+    with pytest.raises(ValidationFailed) as err:
+        subs.save_organization(actor=other, legal_name="Copycat", uei="J7M9HPTGJ1S9")
+    assert "already uses this UEI" in err.value.errors["uei"]
+    with pytest.raises(PermissionDenied):
+        subs.save_organization(actor=other, organization=org, legal_name="Hijacked")
+    with pytest.raises(ValidationFailed) as err:
+        subs.save_organization(actor=vendor, legal_name="Bad site", website="javascript:alert(1)")
+    assert "https://" in err.value.errors["website"]
+
+
+# --- drafts and answers -------------------------------------------------------------------
+
+
+def test_answers_validate_by_type_and_leave_draft_intact(vendor, phase, db):
+    challenge = make_challenge(publish=True, slug="typed", phases=[{
+        "key": "p", "name": "P", "opens_at": phase.opens_at.strftime("%Y-%m-%dT%H:%M"),
+        "closes_at": phase.closes_at.strftime("%Y-%m-%dT%H:%M"),
+        "fields": [{"key": "n", "label": "N", "type": "number"},
+                   {"key": "s", "label": "S", "type": "select", "options": ["a", "b"]},
+                   {"key": "m", "label": "M", "type": "multiselect", "options": ["x", "y"]},
+                   {"key": "u", "label": "U", "type": "url"},
+                   {"key": "t", "label": "T", "type": "text", "max_length": 5}],
+        "rubric": {"criteria": [{"key": "q", "name": "Q", "weight": 1, "min": 1, "max": 5}]}}])
+    org = subs.save_organization(actor=vendor, legal_name="Typed Co")
+    submission = subs.start_application(actor=vendor, phase=challenge.phases[0], organization=org)
+    subs.save_answers(actor=vendor, submission=submission, answers={"n": "3.5", "s": "a", "m": ["x"],
+                                                                    "u": "https://x.example", "t": "hi"})
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as err:
+        subs.save_answers(actor=vendor, submission=submission, answers={
+            "n": "lots", "s": "c", "m": ["z"], "u": "ftp://nope", "t": "too long"})
+    assert set(err.value.errors) == {"n", "s", "m", "u", "t"}
+    db.session.rollback()
+    db.session.expire_all()
+    assert db.session.get(Submission, submission.id).answers == {
+        "n": 3.5, "s": "a", "m": ["x"], "u": "https://x.example", "t": "hi"}
+
+
+def test_limit_per_organisation(vendor, phase, draft):
+    with pytest.raises(Conflict, match="most allowed"):
+        subs.start_application(actor=vendor, phase=phase, organization=draft.organization)
+
+
+def test_completeness_meter(vendor, draft):
+    assert ("rules", "Accept the official rules") in subs.missing_items(draft)
+    before = subs.completeness(draft)
+    subs.accept_rules(actor=vendor, submission=draft, rules_version=draft.phase.challenge.rules_version)
+    assert subs.completeness(draft) == 100 > before
+
+
+def test_rules_acceptance_must_match_current_version(vendor, draft):
+    with pytest.raises(Conflict, match="rules changed"):
+        subs.accept_rules(actor=vendor, submission=draft, rules_version="0" * 64)
+
+
+# --- submit, receipts, deadlines ----------------------------------------------------------
+
+
+def _ready(vendor, draft):
+    subs.accept_rules(actor=vendor, submission=draft, rules_version=draft.phase.challenge.rules_version)
+
+
+def test_submit_is_idempotent_and_emails_a_receipt(vendor, draft, db, smtp_sink):
+    _ready(vendor, draft)
+    first = subs.submit(actor=vendor, submission=draft)
+    second = subs.submit(actor=vendor, submission=draft)
+    db.session.commit()
+    jobs.dispatch_committed()
+    assert first.id == second.id
+    assert db.session.execute(select(func.count(Receipt.id))).scalar_one() == 1
+    assert draft.public_code == f"AI-{draft.submitted_at.year}-{draft.id:04d}"
+    message = smtp_sink.wait_for(1)[0]
+    body = message.get_content()
+    assert draft.public_code in message["Subject"]
+    assert draft.current_files()["deck"].sha256 in body and "deck.pdf" in body
+
+
+def test_incomplete_application_cannot_be_submitted(vendor, draft, db):
+    with pytest.raises(ValidationFailed) as err:
+        subs.submit(actor=vendor, submission=draft)
+    assert "rules" in err.value.errors
+    assert draft.status == "draft" and db.session.execute(select(func.count(Receipt.id))).scalar_one() == 0
+
+
+def test_deadline_edges_with_grace(vendor, draft, db):
+    _ready(vendor, draft)
+    phase = draft.phase
+    phase.grace_seconds = 60
+    close = phase.closes_at
+    assert subs.can_change(draft, close - timedelta(seconds=1))
+    assert subs.can_change(draft, close + timedelta(seconds=60))  # inside grace
+    assert not subs.can_change(draft, close + timedelta(seconds=61))
+    with pytest.raises(Conflict, match="deadline"):
+        subs.submit(actor=vendor, submission=draft, now=close + timedelta(seconds=61))
+    receipt = subs.submit(actor=vendor, submission=draft, now=close + timedelta(seconds=59))
+    assert receipt.received_at == close + timedelta(seconds=59)
+
+
+def test_deadline_on_daylight_saving_change(vendor, db):
+    # 2026-11-01 01:30 New York happens twice; the close is the first (EDT, 05:30 UTC).
+    challenge = make_challenge(slug="dst-close", phases=[{
+        "key": "p", "name": "P", "opens_at": "2026-10-01T09:00", "closes_at": "2026-11-01T01:30",
+        "fields": [{"key": "a", "label": "A", "type": "text"}],
+        "rubric": {"criteria": [{"key": "q", "name": "Q", "weight": 1, "min": 1, "max": 5}]}}])
+    challenge.status = "published"  # past dates: published directly, as a historical import would be
+    phase = challenge.phases[0]
+    assert phase.closes_at.isoformat() == "2026-11-01T05:30:00+00:00"
+    submission = Submission(phase=phase, organization=subs.save_organization(actor=vendor, legal_name="DST"),
+                            answers={})
+    db.session.add(submission)
+    db.session.flush()
+    assert subs.can_change(submission, phase.closes_at)
+    assert not subs.can_change(submission, phase.closes_at + timedelta(seconds=1))
+
+
+def test_edit_after_submit_needs_resubmission_and_keeps_first_receipt(vendor, draft, db):
+    _ready(vendor, draft)
+    first = subs.submit(actor=vendor, submission=draft)
+    subs.save_answers(actor=vendor, submission=draft, answers={"summary": "Improved."})
+    assert draft.version > first.version and draft.status == "submitted"
+    second = subs.submit(actor=vendor, submission=draft)
+    assert second.version == draft.version and first.manifest["answers"]["summary"] == "Our solution."
+    assert second.manifest["answers"]["summary"] == "Improved."
+
+
+def test_withdraw_and_staff_reopen(vendor, draft, db):
+    staff = make_user(email="staff@example.gov", roles=("staff",))
+    _ready(vendor, draft)
+    subs.submit(actor=vendor, submission=draft)
+    late = draft.phase.hard_close + timedelta(hours=1)
+    assert not subs.can_change(draft, late)
+    with pytest.raises(PermissionDenied):
+        subs.reopen(actor=vendor, submission=draft, until=late + timedelta(hours=1), reason="please")
+    with pytest.raises(ValidationFailed):
+        subs.reopen(actor=staff, submission=draft, until=late + timedelta(hours=1), reason=" ")
+    subs.reopen(actor=staff, submission=draft, until=late + timedelta(hours=1), reason="Upload outage at 4:55 pm")
+    assert subs.can_change(draft, late)
+    subs.withdraw(actor=vendor, submission=draft, reason="Changed our plans")
+    assert draft.status == "withdrawn" and not subs.can_change(draft)
+
+
+def test_other_vendor_cannot_touch_application(draft, db):
+    other = make_user(email="other@example.com", roles=("vendor",))
+    with pytest.raises(NotFound):
+        subs.get_for_vendor(other, draft.id)
+    with pytest.raises(NotFound):
+        subs.save_answers(actor=other, submission=draft, answers={"summary": "mine now"})
+    with pytest.raises(NotFound):
+        subs.upload_file(actor=other, submission=draft, field_key="deck", filename="x.pdf",
+                         stream=io.BytesIO(PDF_BYTES))
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def test_replacing_a_file_keeps_the_earlier_version(vendor, draft, app, db):
+    first = draft.current_files()["deck"]
+    second = subs.upload_file(actor=vendor, submission=draft, field_key="deck", filename="deck-v2.pdf",
+                              stream=io.BytesIO(PDF_BYTES + b"% v2\n"))
+    db.session.commit()
+    assert first.status == "replaced" and second.status == "stored" and second.version == 2
+    assert len(_storage_files(app)) == 2
+
+
+MAX = 26214400
+MALFORMED = [
+    ("empty.pdf", b"", "empty"),
+    ("page.pdf", b"<!DOCTYPE html><html><body>hi</body></html>", "web page"),
+    ("page2.pdf", b"<html><script>alert(1)</script></html>", "web page"),
+    ("script.pdf", b"<script>alert(1)</script>", "web page"),
+    ("image.pdf", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "web page"),
+    ("xml.pdf", b'<?xml version="1.0"?><svg/>', "web page"),
+    ("program.pdf", b"MZ\x90\x00" + b"\x00" * 60, "program"),
+    ("elf.pdf", b"\x7fELF\x02\x01\x01" + b"\x00" * 60, "program"),
+    ("macho.pdf", b"\xcf\xfa\xed\xfe" + b"\x00" * 60, "program"),
+    ("shell.pdf", b"#!/bin/sh\nrm -rf /\n", "program"),
+    ("report.pdf.exe", PDF_BYTES, "not accepted here"),
+    ("report.exe", PDF_BYTES, "not accepted here"),
+    ("report", PDF_BYTES, "not accepted here"),
+    ("report.PDF.html", PDF_BYTES, "not accepted here"),
+    ("report.docx", PDF_BYTES, "not accepted here"),
+    ("picture.png", PNG, "not accepted here"),
+    ("word.pdf", DOCX_HEAD, "not a real .pdf"),
+    ("png-inside.pdf", PNG, "not a real .pdf"),
+    ("zip.pdf", b"PK\x03\x04" + b"\x00" * 60, "not a real .pdf"),
+    ("text.pdf", b"just some text, not a pdf", "not a real .pdf"),
+    ("binary.pdf", b"\x00\x01\x02\x03" * 20, "not a real .pdf"),
+    ("jpeg.pdf", b"\xff\xd8\xff\xe0" + b"\x00" * 40, "not a real .pdf"),
+    ("mp4.pdf", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 40, "not a real .pdf"),
+    ("gzip.pdf", b"\x1f\x8b\x08" + b"\x00" * 40, "not a real .pdf"),
+    ("almost.pdf", b"%PD" + b"F" * 40, "not a real .pdf"),
+    ("space-pdf.pdf", b" %PDF-1.7\n", "not a real .pdf"),
+    ("bom.pdf", b"\xef\xbb\xbf%PDF-1.7\n", "not a real .pdf"),
+    ("../etc/passwd.pdf", PDF_BYTES, "without folders"),
+    ("../../report.pdf", PDF_BYTES, "without folders"),
+    ("/etc/report.pdf", PDF_BYTES, "without folders"),
+    ("C:\\Users\\report.pdf", PDF_BYTES, "without folders"),
+    ("..\\report.pdf", PDF_BYTES, "without folders"),
+    ("folder/report.pdf", PDF_BYTES, "without folders"),
+    (".hidden.pdf", PDF_BYTES, "without folders"),
+    ("~report.pdf", PDF_BYTES, "without folders"),
+    ("..", PDF_BYTES, "without folders"),
+    ("report\x00.pdf", PDF_BYTES, "NUL"),
+    ("\x00", PDF_BYTES, "NUL"),
+    ("evil\u202efdp.exe", PDF_BYTES, "text-direction"),
+    ("evil\u202dreport.pdf", PDF_BYTES, "text-direction"),
+    ("evil\u2066report.pdf", PDF_BYTES, "text-direction"),
+    ("evil\u200freport.pdf", PDF_BYTES, "text-direction"),
+    ("tab\treport.pdf", PDF_BYTES, "control characters"),
+    ("line\nreport.pdf", PDF_BYTES, "control characters"),
+    ("zero\u200bwidth.pdf", PDF_BYTES, "control characters"),
+    ("a" * 300 + ".pdf", PDF_BYTES, "longer than"),
+    ("b" * 197 + ".pdf", PDF_BYTES, "longer than"),
+    ("", PDF_BYTES, "no name"),
+    ("   ", PDF_BYTES, "no name"),
+    ("over.pdf", b"%PDF-" + b"x" * (MAX - 4), "larger than"),
+]
+
+
+def test_there_are_at_least_fifty_malformed_cases():
+    assert len(MALFORMED) >= 50
+
+
+@pytest.mark.parametrize(("name", "data", "text"), MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_upload_is_refused_and_leaves_nothing(vendor, phase, app, db, name, data, text):
+    org = subs.save_organization(actor=vendor, legal_name="Upload Co")
+    submission = subs.start_application(actor=vendor, phase=phase, organization=org)
+    db.session.commit()
+    before = _storage_files(app)
+    with pytest.raises(ValidationFailed) as err:
+        subs.upload_file(actor=vendor, submission=submission, field_key="deck", filename=name,
+                         stream=io.BytesIO(data))
+    assert text in err.value.errors["deck"], err.value.errors
+    db.session.rollback()
+    assert _storage_files(app) == before == []
+    assert db.session.execute(select(func.count(SubmissionFile.id))).scalar_one() == 0
+    db.session.expire_all()
+    assert ("deck", "Pitch deck") in subs.missing_items(db.session.get(Submission, submission.id))
+
+
+def test_exact_size_limit_is_accepted(vendor, phase, app, db):
+    org = subs.save_organization(actor=vendor, legal_name="Edge Co")
+    submission = subs.start_application(actor=vendor, phase=phase, organization=org)
+    data = PDF_BYTES + b"x" * (MAX - len(PDF_BYTES))
+    record = subs.upload_file(actor=vendor, submission=submission, field_key="deck", filename="edge.pdf",
+                              stream=io.BytesIO(data))
+    assert record.size == MAX
+
+
+def test_sniffing_recognises_office_documents():
+    assert sniff(DOCX_HEAD).endswith("wordprocessingml.document")
+    assert check_content(name="proposal.docx", head=DOCX_HEAD, size=100,
+                         accept=["application/vnd.openxmlformats-officedocument.wordprocessingml.document"],
+                         max_bytes=1000).endswith("document")
+    assert check_name("Résumé final.pdf") == "Résumé final.pdf"
+    with pytest.raises(UploadRefused):
+        check_name("a/b.pdf")
+
+
+# --- over HTTP ----------------------------------------------------------------------------
+
+
+def test_vendor_journey_over_http(client, login_as, phase, db, app):
+    vendor = login_as("vendor")
+    response = client.post("/vendor/organizations/new", data={"legal_name": "Web Co", "uei": "bad",
+                                                              "sam_status": "registered", "business_size": "small"})
+    assert response.status_code == 400 and b"exactly 12 characters" in response.data
+    client.post("/vendor/organizations/new", data={"legal_name": "Web Co", "uei": "J7M9HPTGJ1S9",
+                                                   "sam_status": "registered", "business_size": "small",
+                                                   "categories": ["wosb", "8a"]})
+    org_id = subs.organizations_of(vendor)[0].id
+    started = client.post(f"/vendor/apply/{phase.challenge.slug}/{phase.key}", data={"organization_id": org_id})
+    assert started.status_code == 302
+    app_url = started.headers["Location"]
+    page = client.get(app_url)
+    assert b"Complete: 0%" in page.data and b"Pitch deck" in page.data
+    too_long = client.post(app_url, data={"summary": "x" * 2001})
+    assert too_long.status_code == 400 and b"Keep this to 2000 characters" in too_long.data
+    saved = client.post(app_url, data={"summary": "We detect sepsis early."}, headers={"Accept": "application/json"})
+    assert saved.get_json()["saved"] is True
+    bad = client.post(f"{app_url}/files/deck", data={"file": (io.BytesIO(b"MZ\x90\x00"), "deck.pdf")},
+                      content_type="multipart/form-data", headers={"Accept": "application/json"})
+    assert bad.status_code == 400 and "program" in bad.get_json()["errors"]["deck"]
+    good = client.post(f"{app_url}/files/deck", data={"file": (io.BytesIO(PDF_BYTES), "deck.pdf")},
+                       content_type="multipart/form-data")
+    assert good.status_code == 302
+    early = client.post(f"{app_url}/submit")
+    assert early.status_code == 400 and b"Accept the official rules" in early.data
+    client.post(f"{app_url}/rules", data={"rules_version": phase.challenge.rules_version})
+    done = client.post(f"{app_url}/submit")
+    assert done.status_code == 302 and "/receipts/" in done.headers["Location"]
+    receipt = client.get(done.headers["Location"])
+    assert b"SHA-256" in receipt.data and b"deck.pdf" in receipt.data
+    submission = db.session.execute(select(Submission)).scalar_one()
+    file_id = submission.current_files()["deck"].id
+    download = client.get(f"{app_url}/files/{file_id}/download")
+    assert download.data == PDF_BYTES
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert db.session.execute(select(func.count(OutboxMessage.id))).scalar_one() == 1
+
+
+def test_upload_over_the_field_limit_gets_413_and_stores_nothing(client, login_as, phase, db, app):
+    vendor = login_as("vendor")
+    submission, _ = make_submission(vendor=vendor, phase=phase)
+    big = io.BytesIO(b"%PDF-" + b"x" * (MAX + 70_000))
+    response = client.post(f"/vendor/applications/{submission.id}/files/deck", data={"file": (big, "big.pdf")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert len(_storage_files(app)) == 1  # only the factory's original file
