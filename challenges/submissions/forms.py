@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import EmailField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from .models import BUSINESS_SIZES, CATEGORIES, SAM_STATUSES
@@ -34,4 +34,4 @@ class ReasonForm(FlaskForm):
 
 
 class RulesForm(FlaskForm):
-    rules_version = StringField("Rules version", validators=[DataRequired()])
+    rules_version = HiddenField("Rules version", validators=[DataRequired()])
