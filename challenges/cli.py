@@ -31,6 +31,28 @@ challenges_cli = AppGroup("challenges", help="Challenge definitions.")
 audit_cli = AppGroup("audit", help="The audit log.")
 demo = AppGroup("demo", help="Demo data.")
 jobs_cli = AppGroup("jobs", help="Background jobs.")
+submissions_cli = AppGroup("submissions", help="Applications and their files.")
+
+
+@submissions_cli.command("send-reminders")
+def send_reminders() -> None:
+    """Email owners of unsubmitted drafts 3 days and 1 day before the close (safe to run hourly)."""
+    from .submissions.services import send_reminders as remind
+
+    count = remind()
+    _commit()
+    click.echo(f"queued {count} reminder(s)")
+
+
+@submissions_cli.command("cleanup-uploads")
+@click.option("--older-than", default=3600, show_default=True, help="Seconds a pending upload may wait.")
+def cleanup_uploads(older_than: int) -> None:
+    """Remove uploads that were announced but never confirmed, and their stored objects."""
+    from .submissions.services import cleanup_pending_uploads
+
+    count = cleanup_pending_uploads(older_than_seconds=older_than)
+    _commit()
+    click.echo(f"removed {count} unconfirmed upload(s)")
 
 
 @users.command("create-admin")
@@ -171,5 +193,5 @@ def deliver_mail() -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users, challenges_cli, audit_cli, demo, jobs_cli):
+    for group in (users, challenges_cli, audit_cli, demo, jobs_cli, submissions_cli):
         app.cli.add_command(group)

@@ -23,6 +23,20 @@ def start_session() -> None:
     session.permanent = True
 
 
+def storage_origins(config: dict) -> str:
+    """Origins the browser uploads to directly (S3), added to connect-src."""
+    from urllib.parse import urlsplit
+
+    if not config.get("S3_BUCKET"):
+        return ""
+    endpoint = config.get("S3_ENDPOINT_URL")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        return f" {parts.scheme}://{parts.netloc}"
+    region = config.get("S3_REGION") or "us-east-1"
+    return f" https://{config['S3_BUCKET']}.s3.{region}.amazonaws.com https://s3.{region}.amazonaws.com"
+
+
 def register_security(app: Flask) -> None:
     @app.before_request
     def enforce_session_lifetimes():  # type: ignore[no-untyped-def]
@@ -43,7 +57,8 @@ def register_security(app: Flask) -> None:
     @app.after_request
     def set_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("Content-Security-Policy",
+                           CSP.replace("connect-src 'self'", "connect-src 'self'" + storage_origins(app.config)))
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

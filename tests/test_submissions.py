@@ -369,3 +369,30 @@ def test_upload_over_the_field_limit_gets_413_and_stores_nothing(client, login_a
                            content_type="multipart/form-data")
     assert response.status_code == 413
     assert len(_storage_files(app)) == 1  # only the factory's original file
+
+
+# --- reminders ----------------------------------------------------------------------------
+
+
+def test_reminders_at_three_and_one_day_never_twice(vendor, draft, db, run_cli):
+    from challenges.submissions.services import send_reminders
+
+    close = draft.phase.closes_at
+    assert send_reminders(now=close - timedelta(days=5)) == 0
+    assert send_reminders(now=close - timedelta(days=2, hours=23)) == 1
+    assert send_reminders(now=close - timedelta(days=2, hours=22)) == 0  # same window, nothing twice
+    assert send_reminders(now=close - timedelta(hours=20)) == 1
+    assert send_reminders(now=close - timedelta(hours=19)) == 0
+    db.session.commit()
+    subjects = db.session.execute(select(OutboxMessage.subject).order_by(OutboxMessage.id)).scalars().all()
+    assert subjects == [f"3 days left: {draft.phase.challenge.title}", f"1 day left: {draft.phase.challenge.title}"]
+    result = run_cli("submissions", "send-reminders")
+    assert result.exit_code == 0 and "queued" in result.output
+
+
+def test_submitted_applications_get_no_reminder(vendor, draft, db):
+    from challenges.submissions.services import send_reminders
+
+    _ready(vendor, draft)
+    subs.submit(actor=vendor, submission=draft)
+    assert send_reminders(now=draft.phase.closes_at - timedelta(hours=5)) == 0

@@ -8,6 +8,7 @@ or two browser tabs record one submission.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -36,7 +37,7 @@ from .models import (
     SubmissionFile,
     SubmissionStatus,
 )
-from .uploads import UploadRefused, check_content, check_name
+from .uploads import EXTENSIONS, UploadRefused, check_content, check_name, extension_of
 
 UEI_RE = re.compile(r"^[A-HJ-NP-Z1-9][A-HJ-NP-Z0-9]{11}$")
 LIVE = (SubmissionStatus.DRAFT.value, SubmissionStatus.SUBMITTED.value)
@@ -439,6 +440,164 @@ def upload_file(*, actor: User, submission: Submission, field_key: str, filename
     audit.record(actor=actor, action="submission.file_stored", obj=submission,
                  details={"field": field_key, "name": name, "size": size, "sha256": digest})
     return record
+
+
+MULTIPART_THRESHOLD = 100 * 1024 * 1024
+PART_SIZE = 64 * 1024 * 1024
+
+
+def begin_direct_upload(*, actor: User, submission: Submission, field_key: str, filename: str,
+                        content_type: str, size: int, now: datetime | None = None) -> dict[str, Any]:
+    """S3 only: register a pending file and hand the browser a presigned upload bound to it.
+
+    Claims are checked now (name, type, size) and the bytes again at `confirm_upload`.
+    """
+    now = now or utcnow()
+    require_member(actor, submission)
+    if not can_change(submission, now):
+        raise _deadline_error(submission, now)
+    field = _file_field(submission, field_key)
+    storage = get_storage()
+    if storage.kind != "s3":
+        raise Conflict("Direct uploads need S3 storage; use the upload form.")
+    try:
+        name = check_name(filename)
+        if content_type not in (field.accept or []) or extension_of(name) not in EXTENSIONS.get(content_type, ()):
+            raise UploadRefused(f"Files like “{name}” ({content_type or 'unknown type'}) are not accepted here.")
+        if not 0 < size <= (field.max_bytes or 0):
+            raise UploadRefused(f"The file is {size:,} bytes; this question accepts 1 to {field.max_bytes:,} bytes.")
+    except UploadRefused as exc:
+        raise ValidationFailed(str(exc), {field_key: str(exc)}) from exc
+    key = new_key(f"submissions/{submission.id}")
+    record = SubmissionFile(submission_id=submission.id, field_key=field_key, storage_key=key, display_name=name,
+                            size=size, declared_type=content_type, status="pending", uploaded_by_id=actor.id)
+    submission.files.append(record)
+    db.session.flush()
+    if size > MULTIPART_THRESHOLD:
+        upload_id = storage.create_multipart(key, content_type=content_type)  # type: ignore[attr-defined]
+        count = -(-size // PART_SIZE)
+        urls = [storage.presign_part(key, upload_id=upload_id, part_number=n)  # type: ignore[attr-defined]
+                for n in range(1, count + 1)]
+        return {"file_id": record.id, "mode": "multipart", "upload_id": upload_id, "part_size": PART_SIZE,
+                "part_urls": urls}
+    post = storage.presigned_post(key, content_type=content_type, max_bytes=field.max_bytes)  # type: ignore[attr-defined]
+    return {"file_id": record.id, "mode": "post", "url": post["url"], "fields": post["fields"]}
+
+
+def confirm_upload(*, actor: User, submission: Submission, file_id: int, upload_id: str | None = None,
+                   parts: list[dict[str, Any]] | None = None, now: datetime | None = None) -> SubmissionFile:
+    """Check what actually arrived in the bucket; keep it, or delete it and record why.
+
+    A refusal is returned (status "rejected", `reject_reason`), not raised, so the caller commits
+    it: the object is gone and no pending row is left behind.
+    """
+    now = now or utcnow()
+    require_member(actor, submission)
+    record = next((f for f in submission.files if f.id == file_id), None)
+    if record is None:
+        raise NotFound("No such upload for this application.")
+    if record.status != "pending":
+        raise Conflict("This upload was already checked.")
+    field = _file_field(submission, record.field_key)
+    storage = get_storage()
+
+    def refuse(reason: str) -> SubmissionFile:
+        _reject(record, reason, actor=actor)
+        return record
+
+    try:
+        if upload_id and parts:
+            storage.complete_multipart(record.storage_key, upload_id=upload_id, parts=parts)  # type: ignore[attr-defined]
+        stat = storage.stat(record.storage_key)
+        if stat is None:
+            return refuse("Nothing arrived for this upload. Choose the file and upload it again.")
+        if stat.size != record.size:
+            return refuse(f"The upload is {stat.size:,} bytes but {record.size:,} were announced; upload it again.")
+        if stat.encryption is None:
+            return refuse("The stored file was not encrypted, so it was deleted. Upload it again.")
+        content_type = check_content(name=record.display_name, head=storage.read_head(record.storage_key, 65536),
+                                     size=stat.size, accept=list(field.accept or []), max_bytes=field.max_bytes or 0)
+        digest = storage.sha256(record.storage_key)
+    except UploadRefused as exc:
+        return refuse(str(exc))
+    except StorageError:
+        return refuse("The file store could not be reached; nothing was kept. Try again shortly.")
+    previous = submission.current_files().get(record.field_key)
+    if previous is not None:
+        previous.status = "replaced"
+    record.status, record.sha256, record.content_type, record.confirmed_at = "stored", digest, content_type, now
+    record.version = (previous.version + 1) if previous else 1
+    submission.version += 1
+    db.session.flush()
+    audit.record(actor=actor, action="submission.file_stored", obj=submission,
+                 details={"field": record.field_key, "name": record.display_name, "size": record.size,
+                          "sha256": digest})
+    return record
+
+
+def _reject(record: SubmissionFile, reason: str, *, actor: Any) -> None:
+    with contextlib.suppress(StorageError):  # the row says rejected either way; the object is unreachable
+        get_storage().delete(record.storage_key)
+    record.status, record.reject_reason = "rejected", reason
+    db.session.flush()
+    audit.record(actor=actor, action="submission.file_rejected", obj=record.submission,
+                 details={"field": record.field_key, "reason": reason})
+
+
+def cleanup_pending_uploads(*, older_than_seconds: int = 3600, now: datetime | None = None) -> int:
+    """Reject uploads announced but never confirmed (browser closed, S3 outage); delete their objects."""
+    from datetime import timedelta
+
+    from ..accounts.services import get_system_user
+
+    cutoff = (now or utcnow()) - timedelta(seconds=older_than_seconds)
+    stale = db.session.execute(select(SubmissionFile).where(SubmissionFile.status == "pending",
+                                                            SubmissionFile.created_at < cutoff)).scalars().all()
+    system = get_system_user()
+    for record in stale:
+        _reject(record, "The upload was never confirmed and was removed.", actor=system)
+    return len(stale)
+
+
+# --- reminders ----------------------------------------------------------------------------
+
+REMINDER_DAYS = (3, 1)
+
+
+def send_reminders(*, now: datetime | None = None) -> int:
+    """Email owners of unsubmitted drafts 3 days and 1 day before the close; never the same one twice.
+
+    Meant for cron (hourly is fine): a draft is reminded once it is inside a window, and the outbox
+    dedupe key (submission, window, person) makes every later run a no-op for it.
+    """
+    from datetime import timedelta
+
+    now = now or utcnow()
+    queued = 0
+    drafts = db.session.execute(
+        select(Submission).join(Phase, Phase.id == Submission.phase_id)
+        .where(Submission.status == SubmissionStatus.DRAFT.value, Phase.closes_at > now,
+               Phase.closes_at <= now + timedelta(days=max(REMINDER_DAYS)))
+    ).scalars().all()
+    for submission in drafts:
+        phase, challenge = submission.phase, submission.phase.challenge
+        if challenge.status != ChallengeStatus.PUBLISHED.value:
+            continue
+        window = min(d for d in REMINDER_DAYS if phase.closes_at <= now + timedelta(days=d))
+        link = external_url("submissions.application", submission_id=submission.id)
+        for member in submission.organization.memberships:
+            if member.role != "owner":
+                continue
+            key = f"reminder:{submission.id}:{window}d:{member.user_id}"
+            before = db.session.execute(select(func.count()).select_from(mail.OutboxMessage)
+                                        .where(mail.OutboxMessage.dedupe_key == key)).scalar_one()
+            if before:
+                continue
+            mail.queue(to=member.user.email, subject=f"{window} day{'s' if window > 1 else ''} left: {challenge.title}",
+                       template="draft_reminder", dedupe_key=key, submission=submission, challenge=challenge,
+                       phase=phase, days=window, link=link)
+            queued += 1
+    return queued
 
 
 # --- access -------------------------------------------------------------------------------

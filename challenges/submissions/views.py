@@ -135,6 +135,7 @@ def application(submission_id: int):
         missing=services.missing_items(submission), percent=services.completeness(submission),
         can_change=services.can_change(submission), files=submission.current_files(),
         rules_form=RulesForm(rules_version=submission.phase.challenge.rules_version), reason_form=ReasonForm(),
+        direct=get_storage().kind == "s3",
         receipts=db.session.execute(select(Receipt).where(Receipt.submission_id == submission.id)
                                     .order_by(Receipt.version.desc())).scalars().all(),
     ), status
@@ -160,6 +161,38 @@ def upload(submission_id: int, field_key: str):
         return {"stored": True, "name": record.display_name, "size": record.size, "sha256": record.sha256}
     flash(f"Uploaded {record.display_name} ({record.size:,} bytes).", "success")
     return redirect(url_for("submissions.application", submission_id=submission.id) + f"#field-{field_key}")
+
+
+@bp.route("/applications/<int:submission_id>/files/<field_key>/direct", methods=["POST"])
+@vendor_required
+def direct_upload(submission_id: int, field_key: str):
+    """S3: announce a file, get a presigned upload (JSON in, JSON out; CSRF by header)."""
+    submission = services.get_for_vendor(current_user, submission_id)
+    data = request.get_json(silent=True) or {}
+    try:
+        size = int(data.get("size") or 0)
+    except (TypeError, ValueError):
+        size = 0
+    result = services.begin_direct_upload(actor=current_user, submission=submission, field_key=field_key,
+                                          filename=str(data.get("filename") or ""),
+                                          content_type=str(data.get("content_type") or ""), size=size)
+    db.session.commit()
+    return result
+
+
+@bp.route("/applications/<int:submission_id>/uploads/<int:file_id>/confirm", methods=["POST"])
+@vendor_required
+def confirm_upload(submission_id: int, file_id: int):
+    submission = services.get_for_vendor(current_user, submission_id)
+    data = request.get_json(silent=True) or {}
+    parts = [{"PartNumber": int(p["PartNumber"]), "ETag": str(p["ETag"])} for p in data.get("parts") or []
+             if isinstance(p, dict) and "PartNumber" in p and "ETag" in p]
+    record = services.confirm_upload(actor=current_user, submission=submission, file_id=file_id,
+                                     upload_id=data.get("upload_id"), parts=parts or None)
+    db.session.commit()
+    if record.status != "stored":
+        return {"stored": False, "error": record.reject_reason, "errors": {record.field_key: record.reject_reason}}, 400
+    return {"stored": True, "name": record.display_name, "size": record.size, "sha256": record.sha256}
 
 
 @bp.route("/applications/<int:submission_id>/files/<int:file_id>/download")

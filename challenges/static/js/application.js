@@ -23,6 +23,71 @@
     });
   }
 
+  function csrfToken(form) {
+    var input = form.querySelector("input[name=csrf_token]");
+    return input ? input.value : "";
+  }
+
+  function send(method, url, body, headers, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open(method, url);
+      Object.keys(headers || {}).forEach(function (k) { xhr.setRequestHeader(k, headers[k]); });
+      if (onProgress) {
+        xhr.upload.addEventListener("progress", function (e) { if (e.lengthComputable) { onProgress(e.loaded); } });
+      }
+      xhr.addEventListener("load", function () { resolve(xhr); });
+      xhr.addEventListener("error", function () { reject(new Error("network")); });
+      xhr.send(body);
+    });
+  }
+
+  function json(xhr) { try { return JSON.parse(xhr.responseText); } catch (e) { return {}; } }
+
+  // S3: announce the file, upload straight to the bucket (POST, or parts for large files), confirm.
+  function directUpload(form, file, bar, status) {
+    var headers = { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken(form) };
+    var announce = JSON.stringify({ filename: file.name, content_type: file.type, size: file.size });
+    var progress = function (done) {
+      bar.value = Math.round(100 * done / file.size);
+      status.textContent = "Uploading: " + bar.value + "%";
+    };
+    return send("POST", form.dataset.direct, announce, headers).then(function (xhr) {
+      var plan = json(xhr);
+      if (xhr.status !== 200) { throw new Error((plan.errors && Object.values(plan.errors)[0]) || plan.error || "The upload was refused."); }
+      var confirmUrl = form.dataset.confirmBase + plan.file_id + "/confirm";
+      if (plan.mode === "post") {
+        var body = new FormData();
+        Object.keys(plan.fields).forEach(function (k) { body.append(k, plan.fields[k]); });
+        body.append("file", file);
+        return send("POST", plan.url, body, {}, progress).then(function (up) {
+          if (up.status >= 300) { throw new Error("The file store refused the upload (" + up.status + ")."); }
+          return send("POST", confirmUrl, "{}", headers);
+        });
+      }
+      var parts = [];
+      var sent = 0;
+      var chain = Promise.resolve();
+      plan.part_urls.forEach(function (url, index) {
+        chain = chain.then(function () {
+          var chunk = file.slice(index * plan.part_size, (index + 1) * plan.part_size);
+          return send("PUT", url, chunk, {}, function (loaded) { progress(sent + loaded); }).then(function (up) {
+            if (up.status >= 300) { throw new Error("A part of the upload failed (" + up.status + ")."); }
+            sent += chunk.size;
+            parts.push({ PartNumber: index + 1, ETag: up.getResponseHeader("ETag") });
+          });
+        });
+      });
+      return chain.then(function () {
+        return send("POST", confirmUrl, JSON.stringify({ upload_id: plan.upload_id, parts: parts }), headers);
+      });
+    }).then(function (xhr) {
+      var result = json(xhr);
+      if (xhr.status !== 200) { throw new Error(result.error || "The file was refused."); }
+      return result;
+    });
+  }
+
   function uploadWithProgress(form) {
     var bar = form.querySelector(".site-upload-progress");
     var status = form.querySelector(".site-upload-status");
@@ -30,6 +95,17 @@
       var input = form.querySelector("input[type=file]");
       if (!input || !input.files.length || !window.XMLHttpRequest) { return; }
       event.preventDefault();
+      if (form.dataset.direct) {
+        bar.hidden = false;
+        directUpload(form, input.files[0], bar, status).then(function (result) {
+          status.textContent = "Uploaded " + result.name + ". Checking the page…";
+          window.location.reload();
+        }).catch(function (error) {
+          bar.hidden = true;
+          status.textContent = error.message + " Your application is unchanged.";
+        });
+        return;
+      }
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);
       xhr.setRequestHeader("Accept", "application/json");
