@@ -70,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .audit_views import bp as audit_bp
     from .submissions import models as submission_models  # noqa: F401
+    from .submissions.staff_views import bp as applications_bp
     from .submissions.views import bp as submissions_bp
     from .views import bp as challenges_bp
     from .views import public_bp
@@ -80,3 +81,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(challenges_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(submissions_bp)
+    app.register_blueprint(applications_bp)

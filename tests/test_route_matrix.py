@@ -122,6 +122,8 @@ MATRIX: dict[str, Route] = {
     "submissions.start": Route("GET", lambda c: f"/vendor/apply/{c['published'].slug}/phase-1", VENDOR_GET),
     "submissions.application": Route("GET", _app, OWNER_GET),
     "submissions.upload": Route("POST", lambda c: f"{_app(c)}/files/deck", OWNER_ACTION),
+    "submissions.direct_upload": Route("POST", lambda c: f"{_app(c)}/files/deck/direct", OWNER_ACTION),
+    "submissions.confirm_upload": Route("POST", lambda c: f"{_app(c)}/uploads/{c['file'].id}/confirm", OWNER_ACTION),
     "submissions.download": Route("GET", lambda c: f"{_app(c)}/files/{c['file'].id}/download", OWNER_GET),
     "submissions.accept_rules": Route("POST", lambda c: f"{_app(c)}/rules", OWNER_ACTION,
                                       {"rules_version": "x"}),
@@ -129,6 +131,19 @@ MATRIX: dict[str, Route] = {
     "submissions.withdraw": Route("POST", lambda c: f"{_app(c)}/withdraw", OWNER_ACTION),
     "submissions.receipt": Route("GET", lambda c: f"{_app(c)}/receipts/{c['submission'].submitted_version}",
                                  OWNER_GET),
+    # staff: applications
+    "applications.index": Route(
+        "GET", lambda c: f"/staff/challenges/{c['published'].slug}/phases/{c['published'].phases[0].id}/applications",
+        STAFF_ONLY),
+    "applications.entry": Route("GET", lambda c: f"/staff/applications/{c['submission'].id}", STAFF_ONLY),
+    "applications.screening": Route("POST", lambda c: f"/staff/applications/{c['submission'].id}/screening",
+                                    STAFF_ACTION, {"decision": "pending"}),
+    "applications.disqualify": Route("POST", lambda c: f"/staff/applications/{c['submission'].id}/disqualify",
+                                     STAFF_ACTION, {"reason": "matrix"}),
+    "applications.reopen": Route("POST", lambda c: f"/staff/applications/{c['submission'].id}/reopen",
+                                 STAFF_ACTION, {"until": "2099-01-01T09:00", "reason": "matrix"}),
+    "applications.download": Route(
+        "GET", lambda c: f"/staff/applications/{c['submission'].id}/files/{c['file'].id}", STAFF_ONLY),
 }
 
 # Columns added by later issues default to the vendor's expectation on routes that predate them.

@@ -396,3 +396,43 @@ def test_submitted_applications_get_no_reminder(vendor, draft, db):
     _ready(vendor, draft)
     subs.submit(actor=vendor, submission=draft)
     assert send_reminders(now=draft.phase.closes_at - timedelta(hours=5)) == 0
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+def test_staff_table_screening_disqualify_over_http(client, login_as, vendor, draft, db):
+    from challenges.audit import AuditEvent
+    from challenges.submissions.models import Screening
+
+    _ready(vendor, draft)
+    subs.submit(actor=vendor, submission=draft)
+    db.session.commit()
+    login_as("staff")
+    phase = draft.phase
+    table = client.get(f"/staff/challenges/{phase.challenge.slug}/phases/{phase.id}/applications?status=submitted")
+    assert draft.public_code.encode() in table.data and b"submitted (1)" in table.data
+    assert draft.public_code.encode() not in client.get(
+        f"/staff/challenges/{phase.challenge.slug}/phases/{phase.id}/applications?q=nomatch").data
+    entry = client.get(f"/staff/applications/{draft.id}")
+    assert b"Our solution." in entry.data and draft.current_files()["deck"].sha256.encode() in entry.data
+    bad = client.post(f"/staff/applications/{draft.id}/screening",
+                      data={"sam-result": "fail", "sam-reason": "", "decision": "eligible"})
+    assert bad.status_code == 400 and b"Say why" in bad.data
+    good = client.post(f"/staff/applications/{draft.id}/screening", data={
+        "entity-result": "pass", "sam-result": "fail", "sam-reason": "SAM registration expired",
+        "decision": "ineligible", "reason": "No active SAM registration"})
+    assert good.status_code == 302
+    screening = db.session.execute(select(Screening)).scalar_one()
+    assert screening.decision == "ineligible"
+    assert screening.checklist["sam"] == {"pass": False, "reason": "SAM registration expired"}
+    refused = client.post(f"/staff/applications/{draft.id}/disqualify", data={"reason": " "})
+    assert refused.status_code == 400
+    assert client.post(f"/staff/applications/{draft.id}/disqualify",
+                       data={"reason": "Ineligible entity"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Submission, draft.id).status == "disqualified"
+    actions = db.session.execute(select(AuditEvent.action)).scalars().all()
+    assert "submission.screened" in actions and "submission.disqualified" in actions
+    bad_time = client.post(f"/staff/applications/{draft.id}/reopen", data={"until": "tomorrow", "reason": "x"})
+    assert bad_time.status_code == 400 and b"Enter a date and time" in bad_time.data

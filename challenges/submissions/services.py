@@ -33,6 +33,7 @@ from .models import (
     Membership,
     Organization,
     Receipt,
+    Screening,
     Submission,
     SubmissionFile,
     SubmissionStatus,
@@ -557,6 +558,92 @@ def cleanup_pending_uploads(*, older_than_seconds: int = 3600, now: datetime | N
     for record in stale:
         _reject(record, "The upload was never confirmed and was removed.", actor=system)
     return len(stale)
+
+
+# --- staff: applications and screening ----------------------------------------------------
+
+SCREENING_ITEMS = {
+    "entity": "Eligible entity (U.S. organisation, not a federal entity)",
+    "sam": "Active SAM.gov registration and UEI",
+    "complete": "All required materials present and readable",
+    "scope": "Within the challenge's scope",
+    "rules": "Complies with the official rules (length, format, prohibited content)",
+}
+
+
+def list_applications(*, phase: Phase, status: str = "", query: str = "") -> list[Submission]:
+    stmt = select(Submission).join(Organization).where(Submission.phase_id == phase.id)
+    if status:
+        stmt = stmt.where(Submission.status == status)
+    if query.strip():
+        like = f"%{query.strip().lower()}%"
+        stmt = stmt.where(func.lower(Organization.legal_name).like(like) | func.lower(Submission.public_code).like(like))
+    return list(db.session.execute(stmt.order_by(Submission.public_code.is_(None), Submission.public_code,
+                                                 Submission.id)).scalars())
+
+
+def status_counts(phase: Phase) -> dict[str, int]:
+    rows = db.session.execute(select(Submission.status, func.count(Submission.id))
+                              .where(Submission.phase_id == phase.id).group_by(Submission.status)).all()
+    return {status: count for status, count in rows}
+
+
+def get_for_staff(actor: Any, submission_id: int) -> Submission:
+    if not getattr(actor, "is_staff", False):
+        raise PermissionDenied("Only program staff can see applications.")
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound("No such application.")
+    return submission
+
+
+def screen(*, actor: User, submission: Submission, results: dict[str, tuple[bool, str]], decision: str,
+           reason: str = "") -> Screening:
+    """Record the eligibility checklist (pass/fail with a reason per item) and the decision."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only program staff can screen applications.")
+    errors: dict[str, str] = {}
+    if decision not in ("eligible", "ineligible", "pending"):
+        errors["decision"] = "Choose eligible, ineligible or pending."
+    for item, (passed, why) in results.items():
+        if item not in SCREENING_ITEMS:
+            errors[item] = "Unknown checklist item."
+        elif not passed and not why.strip():
+            errors[item] = f"Say why “{SCREENING_ITEMS[item]}” failed."
+    if decision == "ineligible" and not reason.strip():
+        errors["reason"] = "Say why the application is ineligible; the vendor may ask."
+    if decision == "eligible" and any(not passed for passed, _ in results.values()):
+        errors["decision"] = "An application with a failed item cannot be eligible."
+    if errors:
+        raise ValidationFailed("Please correct the screening.", errors)
+    screening = db.session.execute(select(Screening).where(Screening.submission_id == submission.id)
+                                   ).scalar_one_or_none()
+    before = dict(screening.checklist) if screening else None
+    if screening is None:
+        screening = Screening(submission_id=submission.id)
+        db.session.add(screening)
+    screening.checklist = {item: {"pass": passed, "reason": why.strip()} for item, (passed, why) in results.items()}
+    screening.decision, screening.reason = decision, reason.strip()
+    screening.decided_by_id, screening.decided_at = actor.id, utcnow()
+    db.session.flush()
+    audit.record(actor=actor, action="submission.screened", obj=submission,
+                 details={"decision": decision, "reason": reason.strip(), "before": before,
+                          "after": screening.checklist})
+    return screening
+
+
+def disqualify(*, actor: User, submission: Submission, reason: str) -> None:
+    if not actor.is_staff:
+        raise PermissionDenied("Only program staff can disqualify an application.")
+    if not reason.strip():
+        raise ValidationFailed("A reason is required.", {"reason": "Say why the application is disqualified."})
+    if submission.status not in (SubmissionStatus.SUBMITTED.value, SubmissionStatus.ADVANCED.value):
+        raise Conflict("Only a submitted application can be disqualified.")
+    old = submission.status
+    submission.status, submission.status_reason = SubmissionStatus.DISQUALIFIED.value, reason.strip()
+    db.session.flush()
+    audit.record(actor=actor, action="submission.disqualified", obj=submission,
+                 details={"from": old, "reason": reason.strip()})
 
 
 # --- reminders ----------------------------------------------------------------------------

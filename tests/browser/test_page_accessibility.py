@@ -52,3 +52,24 @@ def test_error_summary_and_field_errors_are_accessible(browse, app):
     assert title.get_attribute("aria-invalid") == "true"
     assert "title-error" in (title.get_attribute("aria-describedby") or "")
     assert page.evaluate("document.activeElement.classList.contains('site-error-summary')")
+
+
+def test_application_pages_are_accessible(browse, app):
+    from tests.factories import make_submission
+
+    vendor = make_user(email="vendor@example.gov", roles=("vendor",), password=PASSWORD)
+    staff = make_user(email="staff@example.gov", roles=("staff",), password=PASSWORD)
+    challenge = make_challenge(author=staff, slug="a11y-apply", publish=True)
+    phase = challenge.phases[0]
+    submission, _ = make_submission(vendor=vendor, phase=phase, submit=True)
+    person = browse()
+    person.sign_in(vendor.email, PASSWORD)
+    for path in ["/vendor/", "/vendor/organizations/new", f"/vendor/organizations/{submission.organization_id}",
+                 f"/vendor/apply/{challenge.slug}/{phase.key}", f"/vendor/applications/{submission.id}",
+                 f"/vendor/applications/{submission.id}/receipts/{submission.submitted_version}"]:
+        person.visit(path)
+    reviewer = browse()
+    reviewer.sign_in(staff.email, PASSWORD)
+    for path in [f"/staff/challenges/{challenge.slug}/phases/{phase.id}/applications",
+                 f"/staff/applications/{submission.id}"]:
+        reviewer.visit(path)

@@ -1,0 +1,114 @@
+"""Staff pages for applications: table per phase, entry page, screening, disqualify, reopen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from ..accounts.permissions import staff_required
+from ..errors import DomainError, NotFound, ValidationFailed
+from ..extensions import db
+from ..services import get_challenge, get_phase
+from ..storage import get_storage
+from ..timezones import TimezoneError, local_to_utc
+from . import services
+from .models import Receipt, Screening, SubmissionStatus
+
+bp = Blueprint("applications", __name__, url_prefix="/staff")
+
+
+@bp.route("/challenges/<slug>/phases/<int:phase_id>/applications")
+@staff_required
+def index(slug: str, phase_id: int):
+    challenge = get_challenge(slug)
+    phase = get_phase(challenge, phase_id)
+    status, query = request.args.get("status", ""), request.args.get("q", "")
+    return render_template("applications/index.html", challenge=challenge, phase=phase, status=status, q=query,
+                           applications=services.list_applications(phase=phase, status=status, query=query),
+                           counts=services.status_counts(phase), statuses=list(SubmissionStatus))
+
+
+def _entry_page(submission, errors: dict[str, str] | None = None, status: int = 200):
+    screening = db.session.execute(select(Screening).where(Screening.submission_id == submission.id)
+                                   ).scalar_one_or_none()
+    receipts = db.session.execute(select(Receipt).where(Receipt.submission_id == submission.id)
+                                  .order_by(Receipt.version.desc())).scalars().all()
+    return render_template("applications/entry.html", submission=submission, screening=screening,
+                           receipts=receipts, items=services.SCREENING_ITEMS, errors=errors or {},
+                           form=FlaskForm(), files=submission.current_files()), status
+
+
+@bp.route("/applications/<int:submission_id>")
+@staff_required
+def entry(submission_id: int):
+    return _entry_page(services.get_for_staff(current_user, submission_id))
+
+
+@bp.route("/applications/<int:submission_id>/screening", methods=["POST"])
+@staff_required
+def screening(submission_id: int):
+    submission = services.get_for_staff(current_user, submission_id)
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    results = {item: (request.form.get(f"{item}-result") == "pass", request.form.get(f"{item}-reason", ""))
+               for item in services.SCREENING_ITEMS if request.form.get(f"{item}-result") in ("pass", "fail")}
+    try:
+        services.screen(actor=current_user, submission=submission, results=results,
+                        decision=request.form.get("decision", ""), reason=request.form.get("reason", ""))
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _entry_page(submission, exc.errors or {"form": exc.message}, 400)
+    flash("Screening saved.", "success")
+    return redirect(url_for("applications.entry", submission_id=submission.id))
+
+
+@bp.route("/applications/<int:submission_id>/disqualify", methods=["POST"])
+@staff_required
+def disqualify(submission_id: int):
+    submission = services.get_for_staff(current_user, submission_id)
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    try:
+        services.disqualify(actor=current_user, submission=submission, reason=request.form.get("reason", ""))
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _entry_page(submission, exc.errors or {"form": exc.message}, exc.status_code)
+    flash(f"{submission.public_code} is disqualified.", "success")
+    return redirect(url_for("applications.entry", submission_id=submission.id))
+
+
+@bp.route("/applications/<int:submission_id>/reopen", methods=["POST"])
+@staff_required
+def reopen(submission_id: int):
+    submission = services.get_for_staff(current_user, submission_id)
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    zone = submission.phase.challenge.timezone
+    try:
+        until = local_to_utc(datetime.fromisoformat(request.form.get("until", "")), zone)
+        services.reopen(actor=current_user, submission=submission, until=until, reason=request.form.get("reason", ""))
+        db.session.commit()
+    except (ValueError, TimezoneError):
+        return _entry_page(submission, {"until": f"Enter a date and time in {zone}, e.g. 2027-01-05T17:00."}, 400)
+    except DomainError as exc:
+        db.session.rollback()
+        return _entry_page(submission, exc.errors or {"form": exc.message}, 400)
+    flash("Reopened: the vendor can change and resubmit until the time you set.", "success")
+    return redirect(url_for("applications.entry", submission_id=submission.id))
+
+
+@bp.route("/applications/<int:submission_id>/files/<int:file_id>")
+@staff_required
+def download(submission_id: int, file_id: int):
+    submission = services.get_for_staff(current_user, submission_id)
+    record = next((f for f in submission.files if f.id == file_id and f.status in ("stored", "replaced")), None)
+    if record is None:
+        raise NotFound("No such file.")
+    return get_storage().download_response(record.storage_key, filename=record.display_name,
+                                           content_type=record.content_type or "application/octet-stream")
