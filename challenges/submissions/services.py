@@ -577,7 +577,8 @@ def list_applications(*, phase: Phase, status: str = "", query: str = "") -> lis
         stmt = stmt.where(Submission.status == status)
     if query.strip():
         like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(func.lower(Organization.legal_name).like(like) | func.lower(Submission.public_code).like(like))
+        stmt = stmt.where(func.lower(Organization.legal_name).like(like)
+                          | func.lower(Submission.public_code).like(like))
     return list(db.session.execute(stmt.order_by(Submission.public_code.is_(None), Submission.public_code,
                                                  Submission.id)).scalars())
 
