@@ -119,6 +119,9 @@ MATRIX: dict[str, Route] = {
     "submissions.organization_new": Route("GET", lambda c: "/vendor/organizations/new", VENDOR_GET),
     "submissions.organization_edit": Route(
         "GET", lambda c: f"/vendor/organizations/{c['submission'].organization_id}", OWNER_GET),
+    "submissions.invite": Route("POST", lambda c: f"/vendor/organizations/{c['submission'].organization_id}/invite",
+                                OWNER_ACTION, {"email": "new@example.gov", "role": "contributor"}),
+    "submissions.accept_invitation": Route("GET", lambda c: "/vendor/invitations/not-a-token", SIGNED_IN),
     "submissions.start": Route("GET", lambda c: f"/vendor/apply/{c['published'].slug}/phase-1", VENDOR_GET),
     "submissions.application": Route("GET", _app, OWNER_GET),
     "submissions.upload": Route("POST", lambda c: f"{_app(c)}/files/deck", OWNER_ACTION),

@@ -436,3 +436,47 @@ def test_staff_table_screening_disqualify_over_http(client, login_as, vendor, dr
     assert "submission.screened" in actions and "submission.disqualified" in actions
     bad_time = client.post(f"/staff/applications/{draft.id}/reopen", data={"until": "tomorrow", "reason": "x"})
     assert bad_time.status_code == 400 and b"Enter a date and time" in bad_time.data
+
+
+# --- invitations --------------------------------------------------------------------------
+
+
+def test_invite_co_applicant_and_accept(client, login_as, vendor, draft, db, app):
+    import re
+
+    from challenges.accounts.models import Role
+    from challenges.audit import AuditEvent
+
+    login_as(vendor)
+    response = client.post(f"/vendor/organizations/{draft.organization_id}/invite",
+                           data={"email": "Colleague@Example.com", "role": "contributor"})
+    assert response.status_code == 302
+    body = db.session.execute(select(OutboxMessage.body_text).where(OutboxMessage.to_addr == "colleague@example.com")
+                              ).scalar_one()
+    path = re.search(r"http://localhost(/vendor/invitations/\S+)", body).group(1)
+    stranger = make_user(email="stranger@example.com", roles=("member",))
+    login_as(stranger)
+    assert client.post(path).status_code == 403  # the link is for one address only
+    colleague = make_user(email="colleague@example.com", roles=("member",))
+    login_as(colleague)
+    assert client.get(path).status_code == 200
+    assert client.post(path).status_code == 302
+    db.session.expire_all()
+    joined = db.session.get(type(colleague), colleague.id)
+    assert joined.has_role(Role.VENDOR)
+    assert subs.get_for_vendor(joined, draft.id).id == draft.id  # now sees the organisation's application
+    assert client.post(path + "x").status_code == 400
+    actions = db.session.execute(select(AuditEvent.action)).scalars().all()
+    assert "organization.invited" in actions and "organization.joined" in actions
+
+
+def test_only_owner_invites(vendor, draft, db):
+    contributor = make_user(email="c@example.com", roles=("vendor",))
+    from challenges.submissions.models import Membership
+
+    draft.organization.memberships.append(Membership(user_id=contributor.id, role="contributor"))
+    db.session.flush()
+    with pytest.raises(PermissionDenied):
+        subs.invite(actor=contributor, organization=draft.organization, email="x@example.com", role="owner")
+    with pytest.raises(Conflict):
+        subs.invite(actor=vendor, organization=draft.organization, email="c@example.com", role="owner")

@@ -35,3 +35,11 @@ class ReasonForm(FlaskForm):
 
 class RulesForm(FlaskForm):
     rules_version = HiddenField("Rules version", validators=[DataRequired()])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired("Enter the person’s email address."),
+                                                    Length(max=254)])
+    role = SelectField("Role", choices=[("contributor", "Contributor: edits applications"),
+                                        ("owner", "Owner: also manages the profile and members")],
+                       validate_choice=False)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from .. import audit, mail
-from ..accounts.models import User
+from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ..extensions import db
 from ..links import external_url
@@ -30,6 +30,7 @@ from .models import (
     BUSINESS_SIZES,
     CATEGORIES,
     SAM_STATUSES,
+    Invitation,
     Membership,
     Organization,
     Receipt,
@@ -137,6 +138,64 @@ def organizations_of(user: User) -> list[Organization]:
     return list(db.session.execute(
         select(Organization).join(Membership).where(Membership.user_id == user.id).order_by(Organization.legal_name)
     ).scalars())
+
+
+def invite(*, actor: User, organization: Organization, email: str, role: str) -> Invitation:
+    """An owner invites a co-applicant by email; the signed link works for that address only."""
+    from ..accounts.services import normalize_email
+
+    if not is_owner(actor, organization):
+        raise PermissionDenied("Only an owner can invite people to the organisation.")
+    if role not in ("owner", "contributor"):
+        raise ValidationFailed("Choose a role.", {"role": "Choose owner or contributor."})
+    address = normalize_email(email)
+    if any(m.user.email == address for m in organization.memberships):
+        raise Conflict(f"{address} is already a member.", {"email": f"{address} is already a member."})
+    invitation = Invitation(organization_id=organization.id, email=address, role=role, invited_by_id=actor.id)
+    db.session.add(invitation)
+    db.session.flush()
+    token = _invite_serializer().dumps({"id": invitation.id, "email": address})
+    mail.queue(to=address, subject=f"Join {organization.legal_name} on the Applied AI Challenges",
+               template="org_invitation", dedupe_key=f"invitation:{invitation.id}", organization=organization,
+               inviter=actor, role=role, link=external_url("submissions.accept_invitation", token=token))
+    audit.record(actor=actor, action="organization.invited", obj=organization, details={"email": address, "role": role})
+    return invitation
+
+
+def _invite_serializer():
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="org-invitation")
+
+
+def accept_invitation(*, actor: User, token: str, max_age: int = 14 * 24 * 3600) -> Organization:
+    from itsdangerous import BadSignature, SignatureExpired
+
+    try:
+        data = _invite_serializer().loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise ValidationFailed("This invitation has expired; ask for a new one.") from exc
+    except BadSignature as exc:
+        raise ValidationFailed("This invitation link is not valid.") from exc
+    invitation = db.session.get(Invitation, data.get("id"))
+    if invitation is None or invitation.email != data.get("email"):
+        raise ValidationFailed("This invitation no longer exists.")
+    if actor.email != invitation.email:
+        raise PermissionDenied(f"This invitation is for {invitation.email}. Sign in with that address.")
+    organization = invitation.organization
+    if membership(actor, organization) is None:
+        organization.memberships.append(Membership(user_id=actor.id, role=invitation.role))
+    if not actor.has_role(Role.VENDOR):  # joining an applicant organisation makes a person a vendor
+        actor.role_rows.append(UserRole(user_id=actor.id, role=Role.VENDOR.value,
+                                        granted_by_id=invitation.invited_by_id))
+        audit.record(actor=actor, action="user.role_granted", obj=actor,
+                     details={"role": "vendor", "via": "invitation"})
+    if invitation.accepted_at is None:
+        invitation.accepted_at = utcnow()
+        audit.record(actor=actor, action="organization.joined", obj=organization, details={"role": invitation.role})
+    db.session.flush()
+    return organization
 
 
 # --- applications -------------------------------------------------------------------------

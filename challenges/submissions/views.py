@@ -16,7 +16,7 @@ from ..permissions import get_visible_challenge
 from ..storage import get_storage
 from ..timezones import utcnow
 from . import services
-from .forms import OrganizationForm, ReasonForm, RulesForm, StartForm
+from .forms import InviteForm, OrganizationForm, ReasonForm, RulesForm, StartForm
 from .models import Organization, Receipt
 
 bp = Blueprint("submissions", __name__, url_prefix="/vendor")
@@ -51,7 +51,8 @@ def _organization_page(form: OrganizationForm, organization: Organization | None
             return redirect(url_for("submissions.dashboard"))
     status = 400 if request.method == "POST" else 200
     return render_template("submissions/organization.html", form=form, organization=organization,
-                           extra_errors=extra), status
+                           extra_errors=extra, invite_form=InviteForm(),
+                           is_owner=organization is not None and services.is_owner(current_user, organization)), status
 
 
 @bp.route("/organizations/new", methods=["GET", "POST"])
@@ -69,6 +70,36 @@ def organization_edit(organization_id: int):
     if request.method == "POST" and not services.is_owner(current_user, organization):
         abort(403)
     return _organization_page(OrganizationForm(obj=organization), organization)
+
+
+@bp.route("/organizations/<int:organization_id>/invite", methods=["POST"])
+@vendor_required
+def invite(organization_id: int):
+    organization = db.session.get(Organization, organization_id)
+    if organization is None or services.membership(current_user, organization) is None:
+        raise NotFound("No such organisation.")
+    form = InviteForm()
+    if not form.validate_on_submit():
+        raise ValidationFailed("Enter an email address and a role.", {k: v[0] for k, v in form.errors.items()})
+    services.invite(actor=current_user, organization=organization, email=form.email.data, role=form.role.data)
+    db.session.commit()
+    flash(f"Invitation sent to {form.email.data}.", "success")
+    return redirect(url_for("submissions.organization_edit", organization_id=organization.id))
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    from ..extensions import login_manager
+
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    form = FlaskForm()
+    if form.validate_on_submit():
+        organization = services.accept_invitation(actor=current_user._get_current_object(), token=token)
+        db.session.commit()
+        flash(f"You joined {organization.legal_name}.", "success")
+        return redirect(url_for("submissions.dashboard"))
+    return render_template("submissions/invitation.html", form=form, token=token)
 
 
 @bp.route("/apply/<slug>/<phase_key>", methods=["GET", "POST"])
