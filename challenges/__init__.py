@@ -69,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.views import admin_bp
     from .accounts.views import bp as accounts_bp
     from .audit_views import bp as audit_bp
+    from .job_views import bp as jobs_bp
     from .submissions import models as submission_models  # noqa: F401
     from .submissions.staff_views import bp as applications_bp
     from .submissions.views import bp as submissions_bp
@@ -82,3 +83,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(submissions_bp)
     app.register_blueprint(applications_bp)
+    app.register_blueprint(jobs_bp)

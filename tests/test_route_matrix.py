@@ -145,6 +145,15 @@ MATRIX: dict[str, Route] = {
                                      STAFF_ACTION, {"reason": "matrix"}),
     "applications.reopen": Route("POST", lambda c: f"/staff/applications/{c['submission'].id}/reopen",
                                  STAFF_ACTION, {"until": "2099-01-01T09:00", "reason": "matrix"}),
+    "applications.export": Route(
+        "GET", lambda c: f"/staff/challenges/{c['published'].slug}/phases/{c['published'].phases[0].id}"
+                         "/applications.csv", STAFF_ONLY),
+    "applications.request_zip": Route(
+        "POST", lambda c: f"/staff/challenges/{c['published'].slug}/phases/{c['published'].phases[0].id}"
+                          "/applications/zip", STAFF_ACTION),
+    "jobs.show": Route("GET", lambda c: f"/staff/jobs/{c['job'].id}", STAFF_ONLY),
+    "jobs.status": Route("GET", lambda c: f"/staff/jobs/{c['job'].id}.json", STAFF_ONLY),
+    "jobs.download": Route("GET", lambda c: f"/staff/jobs/{c['job'].id}/download", STAFF_ONLY),
     "applications.download": Route(
         "GET", lambda c: f"/staff/applications/{c['submission'].id}/files/{c['file'].id}", STAFF_ONLY),
 }
@@ -167,7 +176,14 @@ def ctx(app, db):
     phase = draft.phases[0]
     vendor = make_user(email="vendor@example.gov", roles=("vendor",))
     submission, stored = make_submission(vendor=vendor, phase=published.phases[0], submit=True)
+    from challenges import jobs
+    from challenges.submissions.exports import request_zip
+
+    job = request_zip(actor=author, phase=published.phases[0])
+    db.session.commit()
+    jobs.dispatch_committed()
     return {
+        "job": job,
         "submission": submission,
         "file": stored,
         "published": published,

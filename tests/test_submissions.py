@@ -480,3 +480,49 @@ def test_only_owner_invites(vendor, draft, db):
         subs.invite(actor=contributor, organization=draft.organization, email="x@example.com", role="owner")
     with pytest.raises(Conflict):
         subs.invite(actor=vendor, organization=draft.organization, email="c@example.com", role="owner")
+
+
+# --- exports ------------------------------------------------------------------------------
+
+
+def test_csv_and_xlsx_exports(client, login_as, vendor, draft, db):
+    import pandas as pd
+
+    _ready(vendor, draft)
+    subs.submit(actor=vendor, submission=draft)
+    db.session.commit()
+    login_as("staff")
+    base = f"/staff/challenges/{draft.phase.challenge.slug}/phases/{draft.phase.id}/applications"
+    csv_response = client.get(f"{base}.csv")
+    assert csv_response.headers["Content-Disposition"].startswith("attachment")
+    frame = pd.read_csv(io.BytesIO(csv_response.data), encoding="utf-8-sig")
+    assert frame.loc[0, "entry"] == draft.public_code and frame.loc[0, "Summary"] == "Our solution."
+    assert frame.loc[0, "Pitch deck (sha256)"] == draft.current_files()["deck"].sha256
+    xlsx = pd.read_excel(io.BytesIO(client.get(f"{base}.xlsx").data))
+    assert list(xlsx["entry"]) == [draft.public_code]
+    assert client.get(f"{base}.pdf").status_code == 404
+
+
+def test_zip_of_all_files_with_manifest_is_idempotent(client, login_as, vendor, draft, db):
+    import csv as csv_module
+    import hashlib
+    import zipfile
+
+    _ready(vendor, draft)
+    subs.submit(actor=vendor, submission=draft)
+    db.session.commit()
+    login_as("staff")
+    base = f"/staff/challenges/{draft.phase.challenge.slug}/phases/{draft.phase.id}/applications"
+    first = client.post(f"{base}/zip")
+    assert first.status_code == 302 and "/staff/jobs/" in first.headers["Location"]
+    page = client.get(first.headers["Location"])
+    assert b"Status: <strong>done</strong>" in page.data and b"manifest.csv" in page.data
+    second = client.post(f"{base}/zip")
+    assert second.headers["Location"] == first.headers["Location"]  # same files → same finished job
+    archive = zipfile.ZipFile(io.BytesIO(client.get(first.headers["Location"] + "/download").data))
+    names = archive.namelist()
+    assert f"{draft.public_code}/deck-deck.pdf" in names and "manifest.csv" in names
+    rows = list(csv_module.DictReader(io.StringIO(archive.read("manifest.csv").decode())))
+    assert rows[0]["sha256"] == hashlib.sha256(archive.read(rows[0]["path_in_zip"])).hexdigest()
+    status = client.get(first.headers["Location"] + ".json").get_json()
+    assert status["status"] == "done" and status["progress"] == 100 and status["result"]["files"] == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -15,10 +15,38 @@ from ..extensions import db
 from ..services import get_challenge, get_phase
 from ..storage import get_storage
 from ..timezones import TimezoneError, local_to_utc
-from . import services
+from . import exports, services
 from .models import Receipt, Screening, SubmissionStatus
 
 bp = Blueprint("applications", __name__, url_prefix="/staff")
+
+
+@bp.route("/challenges/<slug>/phases/<int:phase_id>/applications.<fmt>")
+@staff_required
+def export(slug: str, phase_id: int, fmt: str):
+    phase = get_phase(get_challenge(slug), phase_id)
+    frame = exports.applications_frame(phase)
+    name = f"{phase.challenge.slug}-{phase.key}-applications"
+    if fmt == "csv":
+        body, mimetype = exports.frame_to_csv(frame), "text/csv"
+    elif fmt == "xlsx":
+        body, mimetype = exports.frame_to_xlsx(frame), \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        raise NotFound("Export as .csv or .xlsx.")
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"', "X-Content-Type-Options": "nosniff"})
+
+
+@bp.route("/challenges/<slug>/phases/<int:phase_id>/applications/zip", methods=["POST"])
+@staff_required
+def request_zip(slug: str, phase_id: int):
+    phase = get_phase(get_challenge(slug), phase_id)
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    job = exports.request_zip(actor=current_user, phase=phase)
+    db.session.commit()
+    return redirect(url_for("jobs.show", job_id=job.id))
 
 
 @bp.route("/challenges/<slug>/phases/<int:phase_id>/applications")
