@@ -271,6 +271,35 @@ class S3Storage:
         return response
 
 
+def track_new_object(session: Any, key: str) -> None:
+    """Remember an object written inside this transaction; a rollback deletes it (no orphans)."""
+    session.info.setdefault("storage_new_keys", []).append(key)
+
+
+def _register_transaction_cleanup() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    @event.listens_for(Session, "after_commit")
+    def _keep(session: Session) -> None:
+        session.info.pop("storage_new_keys", None)
+
+    @event.listens_for(Session, "after_soft_rollback")
+    def _discard(session: Session, previous_transaction: Any) -> None:
+        keys = session.info.pop("storage_new_keys", None)
+        if not keys:
+            return
+        storage = get_storage()
+        for key in keys:
+            try:
+                storage.delete(key)
+            except StorageError:
+                current_app.logger.warning("could not delete %s after rollback; cleanup will retry", key)
+
+
+_register_transaction_cleanup()
+
+
 def build_storage(config: dict[str, Any]) -> Storage:
     if config.get("S3_BUCKET"):
         return S3Storage(

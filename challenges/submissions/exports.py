@@ -19,7 +19,7 @@ from sqlalchemy import select
 from .. import jobs
 from ..extensions import db
 from ..models import Phase
-from ..storage import get_storage, new_key
+from ..storage import get_storage, new_key, track_new_object
 from ..timezones import format_local_iso
 from .models import Submission, SubmissionStatus
 from .uploads import check_name
@@ -105,5 +105,6 @@ def build_zip(job: jobs.Job | None = None, *, phase_id: int) -> dict[str, Any]:
         scratch.seek(0)
         key = new_key(f"exports/phase-{phase.id}")
         stored, digest = storage.save_stream(key, scratch, max_bytes=size, content_type="application/zip")
+        track_new_object(db.session, key)
     filename = f"{phase.challenge.slug}-{phase.key}-files.zip"
     return {"storage_key": key, "filename": filename, "size": stored, "sha256": digest, "files": len(files)}

@@ -24,7 +24,7 @@ from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ..extensions import db
 from ..links import external_url
 from ..models import ChallengeStatus, FormField, Phase
-from ..storage import StorageError, TooLarge, get_storage, new_key
+from ..storage import StorageError, TooLarge, get_storage, new_key, track_new_object
 from ..timezones import utcnow
 from .models import (
     BUSINESS_SIZES,
@@ -473,6 +473,7 @@ def upload_file(*, actor: User, submission: Submission, field_key: str, filename
     try:
         size, digest = storage.save_stream(key, stream, max_bytes=field.max_bytes or 0,
                                            content_type="application/octet-stream")
+        track_new_object(db.session, key)
         content_type = check_content(name=name, head=storage.read_head(key, 65536), size=size,
                                      accept=list(field.accept or []), max_bytes=field.max_bytes or 0)
     except TooLarge as exc:
