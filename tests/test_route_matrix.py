@@ -151,6 +151,9 @@ MATRIX: dict[str, Route] = {
     "applications.request_zip": Route(
         "POST", lambda c: f"/staff/challenges/{c['published'].slug}/phases/{c['published'].phases[0].id}"
                           "/applications/zip", STAFF_ACTION),
+    "applications.email": Route(
+        "GET", lambda c: f"/staff/challenges/{c['published'].slug}/phases/{c['published'].phases[0].id}"
+                         "/applications/email", STAFF_ONLY),
     "jobs.show": Route("GET", lambda c: f"/staff/jobs/{c['job'].id}", STAFF_ONLY),
     "jobs.status": Route("GET", lambda c: f"/staff/jobs/{c['job'].id}.json", STAFF_ONLY),
     "jobs.download": Route("GET", lambda c: f"/staff/jobs/{c['job'].id}/download", STAFF_ONLY),

@@ -526,3 +526,24 @@ def test_zip_of_all_files_with_manifest_is_idempotent(client, login_as, vendor, 
     assert rows[0]["sha256"] == hashlib.sha256(archive.read(rows[0]["path_in_zip"])).hexdigest()
     status = client.get(first.headers["Location"] + ".json").get_json()
     assert status["status"] == "done" and status["progress"] == 100 and status["result"]["files"] == 1
+
+
+def test_email_a_filtered_group_once_per_person(client, login_as, vendor, draft, phase, db, smtp_sink):
+    from challenges import jobs as jobs_module
+
+    other = make_user(email="late@example.com", roles=("vendor",))
+    make_submission(vendor=other, phase=phase, organization_name="Late Co")
+    _ready(vendor, draft)
+    subs.submit(actor=vendor, submission=draft)
+    db.session.commit()
+    login_as("staff")
+    url = f"/staff/challenges/{phase.challenge.slug}/phases/{phase.id}/applications/email"
+    empty = client.post(url, data={"group": "draft", "subject": "", "body": ""})
+    assert empty.status_code == 400 and b"Enter a subject" in empty.data
+    sent = client.post(url, data={"group": "draft", "subject": "Two days left", "body": "Please submit."})
+    assert sent.status_code == 302
+    jobs_module.dispatch_committed()
+    smtp_sink.wait_for(2)  # the earlier receipt, then the group message
+    messages = [m for m in smtp_sink.messages if m["Subject"] == "Two days left"]
+    assert [m["To"] for m in messages] == ["late@example.com"]
+    assert "Please submit." in messages[0].get_content()

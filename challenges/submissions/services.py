@@ -707,6 +707,39 @@ def disqualify(*, actor: User, submission: Submission, reason: str) -> None:
                  details={"from": old, "reason": reason.strip()})
 
 
+EMAIL_GROUPS = {"draft": "Applicants with unsubmitted drafts", "submitted": "Applicants who submitted",
+                "disqualified": "Disqualified applicants", "all": "Everyone who started an application"}
+
+
+def email_group(*, actor: User, phase: Phase, group: str, subject: str, body: str) -> int:
+    """Email the members of every organisation in a group, once per person, through the outbox."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only program staff can email applicants.")
+    errors: dict[str, str] = {}
+    if group not in EMAIL_GROUPS:
+        errors["group"] = "Choose who receives the message."
+    if not subject.strip():
+        errors["subject"] = "Enter a subject."
+    if not body.strip():
+        errors["body"] = "Enter the message."
+    if errors:
+        raise ValidationFailed("Please complete the message.", errors)
+    stmt = select(Submission).where(Submission.phase_id == phase.id)
+    if group != "all":
+        stmt = stmt.where(Submission.status == group)
+    recipients: dict[str, User] = {}
+    for submission in db.session.execute(stmt).scalars():
+        for member in submission.organization.memberships:
+            recipients.setdefault(member.user.email, member.user)
+    batch = hashlib.sha256(f"{phase.id}:{group}:{subject}:{body}:{utcnow().isoformat()}".encode()).hexdigest()[:16]
+    for email in sorted(recipients):
+        mail.queue(to=email, subject=subject.strip(), template="applicant_message", dedupe_key=f"msg:{batch}:{email}",
+                   body=body.strip(), challenge=phase.challenge, phase=phase)
+    audit.record(actor=actor, action="submission.group_emailed", obj=phase, object_type="phase",
+                 details={"group": group, "subject": subject.strip(), "recipients": len(recipients)})
+    return len(recipients)
+
+
 # --- reminders ----------------------------------------------------------------------------
 
 REMINDER_DAYS = (3, 1)

@@ -49,6 +49,30 @@ def request_zip(slug: str, phase_id: int):
     return redirect(url_for("jobs.show", job_id=job.id))
 
 
+@bp.route("/challenges/<slug>/phases/<int:phase_id>/applications/email", methods=["GET", "POST"])
+@staff_required
+def email(slug: str, phase_id: int):
+    challenge = get_challenge(slug)
+    phase = get_phase(challenge, phase_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not FlaskForm().validate_on_submit():
+            raise ValidationFailed("The form expired; reload the page and try again.")
+        try:
+            count = services.email_group(actor=current_user, phase=phase, group=request.form.get("group", ""),
+                                         subject=request.form.get("subject", ""), body=request.form.get("body", ""))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = exc.errors or {"form": exc.message}
+        else:
+            flash(f"Message queued for {count} people.", "success")
+            return redirect(url_for("applications.index", slug=slug, phase_id=phase.id))
+    return render_template("applications/email.html", challenge=challenge, phase=phase, errors=errors,
+                           groups=services.EMAIL_GROUPS, counts=services.status_counts(phase), form=FlaskForm(),
+                           values=request.form), 400 if errors else 200
+
+
 @bp.route("/challenges/<slug>/phases/<int:phase_id>/applications")
 @staff_required
 def index(slug: str, phase_id: int):
