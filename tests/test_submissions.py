@@ -547,3 +547,21 @@ def test_email_a_filtered_group_once_per_person(client, login_as, vendor, draft,
     messages = [m for m in smtp_sink.messages if m["Subject"] == "Two days left"]
     assert [m["To"] for m in messages] == ["late@example.com"]
     assert "Please submit." in messages[0].get_content()
+
+
+def test_large_upload_with_csrf_on_as_in_production(client, login_as, vendor, draft, app, db):
+    import re
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    login_as(vendor)
+    page = client.get(f"/vendor/applications/{draft.id}").data.decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    big = PDF_BYTES + b"x" * (3 * 1024 * 1024)  # above the 2 MiB limit for ordinary forms
+    url = f"/vendor/applications/{draft.id}/files/deck"
+    without_token = client.post(url, data={"file": (io.BytesIO(big), "big.pdf")}, content_type="multipart/form-data")
+    assert without_token.status_code == 400
+    response = client.post(url, data={"file": (io.BytesIO(big), "big.pdf"), "csrf_token": token},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Submission, draft.id).current_files()["deck"].size == len(big)
