@@ -69,3 +69,40 @@ def test_vendor_applies_with_upload_progress(browse, app):
     db.session.expire_all()
     submission = db.session.execute(select(Submission)).scalar_one()
     assert submission.status == "submitted" and submission.public_code in page.content()
+
+
+def test_staff_screens_entry_and_downloads_zip(browse, app):
+    import io
+    import zipfile
+
+    from tests.factories import make_submission
+
+    staff = make_user(email="screener@example.gov", roles=("staff",), password=PASSWORD)
+    vendor = make_user(email="applicant@example.com", roles=("vendor",), password=PASSWORD)
+    challenge = make_challenge(author=staff, publish=True, slug="screen-me")
+    phase = challenge.phases[0]
+    submission, _ = make_submission(vendor=vendor, phase=phase, submit=True)
+
+    person = browse()
+    page = person.page
+    person.sign_in(staff.email, PASSWORD)
+    person.visit(f"/staff/challenges/{challenge.slug}/phases/{phase.id}/applications")
+    with page.expect_navigation():
+        page.get_by_role("link", name=submission.public_code).click()
+    person.after_navigation()
+    page.get_by_role("group", name="Eligible entity (U.S. organisation, not a federal entity)").get_by_text(
+        "Pass").click()
+    page.get_by_role("group", name="Active SAM.gov registration and UEI").get_by_text("Fail").click()
+    page.locator("#sam-reason").fill("SAM registration expired in 2025")
+    page.get_by_label("Decision", exact=True).select_option("ineligible")
+    page.get_by_label("Reason for the decision").fill("No active SAM.gov registration")
+    person.submit("Save screening")
+    assert "Screening saved" in page.content() and "ineligible" in page.content()
+
+    person.visit(f"/staff/challenges/{challenge.slug}/phases/{phase.id}/applications")
+    person.submit("Download all submitted files (ZIP)")
+    assert "Status: <strong>done</strong>" in page.content()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download").click()
+    archive = zipfile.ZipFile(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    assert f"{submission.public_code}/deck-deck.pdf" in archive.namelist() and "manifest.csv" in archive.namelist()
