@@ -104,5 +104,7 @@ def test_staff_screens_entry_and_downloads_zip(browse, app):
     assert "Status: <strong>done</strong>" in page.content()
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download").click()
-    archive = zipfile.ZipFile(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    from pathlib import Path
+
+    archive = zipfile.ZipFile(io.BytesIO(Path(download_info.value.path()).read_bytes()))
     assert f"{submission.public_code}/deck-deck.pdf" in archive.namelist() and "manifest.csv" in archive.namelist()
