@@ -116,25 +116,18 @@ def sign_in(port: int) -> tuple[str, str]:
 
 
 def stream_upload(port: int, submission_id: int, path: Path, cookie: str, token: str) -> float:
-    """POST multipart/form-data, streaming the file from disk (the client holds 1 MiB at a time)."""
-    boundary = uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.pdf\"\r\n"
-            f"Content-Type: application/pdf\r\n\r\n").encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    length = len(head) + path.stat().st_size + len(tail)
+    """PUT the file as the request body, as the application page's script does (1 MiB at a time)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     started = time.perf_counter()
-    conn.putrequest("POST", f"/vendor/applications/{submission_id}/files/deck")
-    for name, value in (("Content-Type", f"multipart/form-data; boundary={boundary}"),
-                        ("Content-Length", str(length)), ("Cookie", cookie), ("Accept", "application/json")):
+    conn.putrequest("PUT", f"/vendor/applications/{submission_id}/files/deck/stream")
+    for name, value in (("Content-Type", "application/pdf"), ("Content-Length", str(path.stat().st_size)),
+                        ("Cookie", cookie), ("Accept", "application/json"), ("X-CSRFToken", token),
+                        ("X-File-Name", "big.pdf")):
         conn.putheader(name, value)
     conn.endheaders()
-    conn.send(head)
     with open(path, "rb") as handle:
         while chunk := handle.read(MB):
             conn.send(chunk)
-    conn.send(tail)
     response = conn.getresponse()
     body = response.read()
     elapsed = time.perf_counter() - started

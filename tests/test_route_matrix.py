@@ -125,6 +125,7 @@ MATRIX: dict[str, Route] = {
     "submissions.start": Route("GET", lambda c: f"/vendor/apply/{c['published'].slug}/phase-1", VENDOR_GET),
     "submissions.application": Route("GET", _app, OWNER_GET),
     "submissions.upload": Route("POST", lambda c: f"{_app(c)}/files/deck", OWNER_ACTION),
+    "submissions.stream_upload": Route("PUT", lambda c: f"{_app(c)}/files/deck/stream", OWNER_ACTION),
     "submissions.direct_upload": Route("POST", lambda c: f"{_app(c)}/files/deck/direct", OWNER_ACTION),
     "submissions.confirm_upload": Route("POST", lambda c: f"{_app(c)}/uploads/{c['file'].id}/confirm", OWNER_ACTION),
     "submissions.download": Route("GET", lambda c: f"{_app(c)}/files/{c['file'].id}/download", OWNER_GET),
@@ -227,7 +228,7 @@ def test_route_permissions(endpoint, role, client, ctx, login_as):
     if route.method == "GET":
         response = client.get(url)
     else:
-        response = client.post(url, data=route.data or {})
+        response = client.open(url, method=route.method, data=route.data or {})
     _check(response, route.expect[role], role, endpoint)
     if response.status_code == 403:
         assert b"Not allowed" in response.data

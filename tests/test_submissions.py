@@ -565,3 +565,25 @@ def test_large_upload_with_csrf_on_as_in_production(client, login_as, vendor, dr
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Submission, draft.id).current_files()["deck"].size == len(big)
+
+
+def test_streamed_upload_with_csrf_header(client, login_as, vendor, draft, app, db):
+    import re
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    login_as(vendor)
+    page = client.get(f"/vendor/applications/{draft.id}").data.decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    url = f"/vendor/applications/{draft.id}/files/deck/stream"
+    big = PDF_BYTES + b"y" * (5 * 1024 * 1024)
+    headers = {"X-File-Name": "r%C3%A9sum%C3%A9%20deck.pdf", "Content-Type": "application/pdf",
+               "Accept": "application/json"}
+    refused = client.put(url, data=big, headers=headers)
+    assert refused.status_code == 400
+    done = client.put(url, data=big, headers={**headers, "X-CSRFToken": token})
+    assert done.status_code == 200 and done.get_json()["name"] == "résumé deck.pdf"
+    assert done.get_json()["sha256"] == __import__("hashlib").sha256(big).hexdigest()
+    fake = client.put(url, data=b"MZ" + b"\x00" * 100, headers={**headers, "X-CSRFToken": token})
+    assert fake.status_code == 400 and "program" in fake.get_json()["errors"]["deck"]
+    too_big = client.put(url, data=b"%PDF-" + b"z" * 26214400, headers={**headers, "X-CSRFToken": token})
+    assert too_big.status_code == 400 and "larger than" in too_big.get_json()["error"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError as WTFValidationError
 from sqlalchemy import select
 
 from ..accounts.models import Role
@@ -193,6 +195,33 @@ def upload(submission_id: int, field_key: str):
         return {"stored": True, "name": record.display_name, "size": record.size, "sha256": record.sha256}
     flash(f"Uploaded {record.display_name} ({record.size:,} bytes).", "success")
     return redirect(url_for("submissions.application", submission_id=submission.id) + f"#field-{field_key}")
+
+
+@bp.route("/applications/<int:submission_id>/files/<field_key>/stream", methods=["PUT"])
+@csrf.exempt  # checked below from the header, after the size limit is raised for this field
+@vendor_required
+def stream_upload(submission_id: int, field_key: str):
+    """Local storage: the request body is the file, streamed to disk and hashed on the way (one copy,
+    no multipart parsing). The name comes in X-File-Name (URL-encoded); CSRF in X-CSRFToken."""
+    from urllib.parse import unquote
+
+    submission = services.get_for_vendor(current_user, submission_id)
+    field = next((f for f in submission.phase.fields if f.key == field_key and f.type == "file"), None)
+    if field is None:
+        raise NotFound("No such file question.")
+    if (request.content_length or 0) > (field.max_bytes or 0):
+        message = f"The file is larger than this question allows ({(field.max_bytes or 0):,} bytes)."
+        raise ValidationFailed(message, {field_key: message})
+    request.max_content_length = field.max_bytes
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken", ""))
+        except WTFValidationError as exc:
+            raise ValidationFailed("The page expired; reload it and upload again.") from exc
+    record = services.upload_file(actor=current_user, submission=submission, field_key=field_key,
+                                  filename=unquote(request.headers.get("X-File-Name", "")), stream=request.stream)
+    db.session.commit()
+    return {"stored": True, "name": record.display_name, "size": record.size, "sha256": record.sha256}
 
 
 @bp.route("/applications/<int:submission_id>/files/<field_key>/direct", methods=["POST"])

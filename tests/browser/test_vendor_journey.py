@@ -42,7 +42,7 @@ def test_vendor_applies_with_upload_progress(browse, app):
 
     # Upload: hold the request so the progress bar can be seen, then let it through.
     held = []
-    page.route("**/files/deck", lambda route: held.append(route))
+    page.route("**/files/deck/stream", lambda route: held.append(route))
     page.set_input_files("#file-deck", files=[{"name": "deck.pdf", "mimeType": "application/pdf",
                                                "buffer": PDF_BYTES + b"x" * 200_000}])
     page.get_by_role("button", name="Upload", exact=True).click()
@@ -51,7 +51,7 @@ def test_vendor_applies_with_upload_progress(browse, app):
     with page.expect_navigation():
         held[0].continue_()
     person.after_navigation()
-    page.unroute("**/files/deck")
+    page.unroute("**/files/deck/stream")
     assert "Current file:" in page.content() and "deck.pdf" in page.content()
 
     # Leave and come back to the draft.

@@ -95,6 +95,27 @@
       var input = form.querySelector("input[type=file]");
       if (!input || !input.files.length || !window.XMLHttpRequest) { return; }
       event.preventDefault();
+      if (!form.dataset.direct && form.dataset.stream) {
+        // Local storage: the body is the file itself, so the server streams it straight to disk.
+        var file = input.files[0];
+        bar.hidden = false;
+        send("PUT", form.dataset.stream, file, {
+          "Content-Type": file.type || "application/octet-stream", "Accept": "application/json",
+          "X-CSRFToken": csrfToken(form), "X-File-Name": encodeURIComponent(file.name)
+        }, function (loaded) {
+          bar.value = Math.round(100 * loaded / file.size);
+          status.textContent = "Uploading: " + bar.value + "%";
+        }).then(function (xhr) {
+          var data = json(xhr);
+          if (xhr.status !== 200) { throw new Error((data.errors && Object.values(data.errors)[0]) || data.error || "The upload failed."); }
+          status.textContent = "Uploaded " + data.name + ". Checking the page…";
+          window.location.reload();
+        }).catch(function (error) {
+          bar.hidden = true;
+          status.textContent = error.message + " Your application is unchanged.";
+        });
+        return;
+      }
       if (form.dataset.direct) {
         bar.hidden = false;
         directUpload(form, input.files[0], bar, status).then(function (result) {
