@@ -6,8 +6,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
-from wtforms.validators import ValidationError as WTFValidationError
 from sqlalchemy import select
+from wtforms.validators import ValidationError as WTFValidationError
 
 from ..accounts.models import Role
 from ..accounts.permissions import roles_required
