@@ -175,3 +175,24 @@ def test_stale_pending_uploads_are_cleaned(setup, s3_app, db):
     db.session.commit()
     assert _objects(s3_app) == []
     assert db.session.get(SubmissionFile, plan["file_id"]).status == "rejected"
+
+
+def test_large_file_is_hashed_in_a_job(setup, s3_app, db, client, login_as, monkeypatch):
+    import hashlib
+
+    from challenges import jobs
+
+    vendor, submission = setup
+    monkeypatch.setattr(subs, "HASH_IN_JOB_BYTES", 10)
+    plan = subs.begin_direct_upload(actor=vendor, submission=submission, field_key="deck", filename="deck.pdf",
+                                    content_type="application/pdf", size=len(PDF_BYTES))
+    _post(plan, PDF_BYTES)
+    record = subs.confirm_upload(actor=vendor, submission=submission, file_id=plan["file_id"])
+    assert record.status == "checking" and "deck" not in submission.current_files()
+    db.session.commit()
+    login_as(vendor)
+    assert b"is being checked" in client.get(f"/vendor/applications/{submission.id}").data
+    jobs.dispatch_committed()
+    db.session.expire_all()
+    stored = db.session.get(SubmissionFile, plan["file_id"])
+    assert stored.status == "stored" and stored.sha256 == hashlib.sha256(PDF_BYTES).hexdigest()

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
-from .. import audit, mail
+from .. import audit, jobs, mail
 from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ..extensions import db
@@ -578,22 +578,59 @@ def confirm_upload(*, actor: User, submission: Submission, file_id: int, upload_
             return refuse("The stored file was not encrypted, so it was deleted. Upload it again.")
         content_type = check_content(name=record.display_name, head=storage.read_head(record.storage_key, 65536),
                                      size=stat.size, accept=list(field.accept or []), max_bytes=field.max_bytes or 0)
-        digest = storage.sha256(record.storage_key)
     except UploadRefused as exc:
         return refuse(str(exc))
     except StorageError:
         return refuse("The file store could not be reached; nothing was kept. Try again shortly.")
+    record.content_type = content_type
+    if stat.size > HASH_IN_JOB_BYTES:
+        # Reading a large object back takes a while: hash it in a job; the page shows "being checked".
+        record.status = "checking"
+        db.session.flush()
+        jobs.enqueue("submissions.hash_file", dedupe_key=f"hash:{record.id}", file_id=record.id)
+        return record
+    try:
+        digest = storage.sha256(record.storage_key)
+    except StorageError:
+        return refuse("The file store could not be reached; nothing was kept. Try again shortly.")
+    _store(record, digest, actor=actor, now=now)
+    return record
+
+
+HASH_IN_JOB_BYTES = 100 * 1024 * 1024
+
+
+def _store(record: SubmissionFile, digest: str, *, actor: Any, now: datetime) -> None:
+    submission = record.submission
     previous = submission.current_files().get(record.field_key)
-    if previous is not None:
+    if previous is not None and previous is not record:
         previous.status = "replaced"
-    record.status, record.sha256, record.content_type, record.confirmed_at = "stored", digest, content_type, now
-    record.version = (previous.version + 1) if previous else 1
+    record.status, record.sha256, record.confirmed_at = "stored", digest, now
+    record.version = (previous.version + 1) if previous is not None and previous is not record else 1
     submission.version += 1
     db.session.flush()
     audit.record(actor=actor, action="submission.file_stored", obj=submission,
                  details={"field": record.field_key, "name": record.display_name, "size": record.size,
                           "sha256": digest})
-    return record
+
+
+@jobs.task("submissions.hash_file")
+def hash_file(job: Any = None, *, file_id: int) -> dict[str, Any]:
+    """Stream a large confirmed object once to compute its SHA-256, then keep it."""
+    record = db.session.get(SubmissionFile, file_id)
+    if record is None or record.status != "checking":
+        return {"skipped": True}
+    uploader = db.session.get(User, record.uploaded_by_id)
+    try:
+        digest = get_storage().sha256(record.storage_key)
+    except StorageError:
+        _reject(record, "The file store could not be reached while checking the file; upload it again.",
+                actor=uploader)
+        db.session.commit()
+        return {"stored": False}
+    _store(record, digest, actor=uploader, now=utcnow())
+    db.session.commit()
+    return {"stored": True, "sha256": digest}
 
 
 def _reject(record: SubmissionFile, reason: str, *, actor: Any) -> None:

@@ -169,6 +169,7 @@ def application(submission_id: int):
         can_change=services.can_change(submission), files=submission.current_files(),
         rules_form=RulesForm(rules_version=submission.phase.challenge.rules_version), reason_form=ReasonForm(),
         direct=get_storage().kind == "s3",
+        checking={f.field_key: f for f in submission.files if f.status == "checking"},
         receipts=db.session.execute(select(Receipt).where(Receipt.submission_id == submission.id)
                                     .order_by(Receipt.version.desc())).scalars().all(),
     ), status
@@ -251,6 +252,8 @@ def confirm_upload(submission_id: int, file_id: int):
     record = services.confirm_upload(actor=current_user, submission=submission, file_id=file_id,
                                      upload_id=data.get("upload_id"), parts=parts or None)
     db.session.commit()
+    if record.status == "checking":
+        return {"stored": False, "checking": True, "name": record.display_name, "size": record.size}
     if record.status != "stored":
         return {"stored": False, "error": record.reject_reason, "errors": {record.field_key: record.reject_reason}}, 400
     return {"stored": True, "name": record.display_name, "size": record.size, "sha256": record.sha256}
