@@ -36,6 +36,11 @@ def test_vendor_applies_with_upload_progress(browse, app):
     person.visit(f"/vendor/apply/{challenge.slug}/phase-1")
     person.submit("Start application")
     assert "Complete: 0%" in page.content()
+    # Autosave: typing alone saves the draft in the background.
+    page.get_by_label("Summary (required)").fill("Early sepsis detection")
+    page.wait_for_function("() => document.querySelector('.site-autosave-status').textContent.includes('saved')")
+    person.visit(page.url)
+    assert page.get_by_label("Summary (required)").input_value() == "Early sepsis detection"
     page.get_by_label("Summary (required)").fill("Early sepsis detection from routine vitals.")
     person.submit("Save draft")
     assert "Draft saved" in page.content()
