@@ -39,6 +39,7 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 COMMENT_RULE_RE = re.compile(r"^(never|always|extremes|below:(0(\.\d+)?|1(\.0+)?))$")
 MAX_FILE_BYTES = 5 * 1024**3
 MAX_GRACE_SECONDS = 24 * 3600
+MAX_PRIZE_TOTAL = 2**31 - 1  # challenges.prize_total is a 32-bit INTEGER column on PostgreSQL
 
 # MIME types a file field may allow; the upload confirm step sniffs real content against these.
 KNOWN_MIME_TYPES = {
@@ -246,7 +247,7 @@ def update_prizes(*, actor: User, challenge: Challenge, prize_total: int, awards
     errors: dict[str, str] = {}
     if prize_total is None or prize_total < 0:
         errors["prize_total"] = "Enter the total prize amount in whole dollars (0 or more)."
-    elif prize_total > 10**12:
+    elif prize_total > MAX_PRIZE_TOTAL:
         errors["prize_total"] = "That prize total is too large; enter whole dollars."
     _fail_if(errors)
     before = challenge.prize_total

@@ -1,12 +1,36 @@
-"""Shared fixtures: app, db, client, login_as, run_cli, smtp_sink, moto_server.
+"""Shared fixtures for the whole suite.
 
-The database is SQLite (a file, so live-server threads share it) unless TEST_DATABASE_URL
-points at PostgreSQL. The schema is built once per session by the real migrations; after each
-test every table is emptied, so tests may commit for real.
+Database
+    SQLite in a file under pytest's tmp dir (a file, not :memory:, so live-server threads and
+    other connections see the same data), or PostgreSQL when TEST_DATABASE_URL is set, e.g.
+    ``postgresql+psycopg://postgres@127.0.0.1:5432/test`` (its ``public`` schema is dropped and
+    recreated first, so runs are repeatable). The schema is built once per session by the real
+    migrations (``flask_migrate.upgrade()``), never by ``create_all``. After each test every
+    table is emptied, so tests may ``commit()`` for real.
+
+Fixtures
+    app            the app (TestConfig: that database, SITE_URL "http://localhost"; INSTANCE_DIR
+                   and STORAGE_DIR in the test's tmp_path) with an app context pushed. Built
+                   once per session for speed; its config is restored before every test
+    db             the Flask-SQLAlchemy ``db``
+    client         test client; each request runs in its own app context, as on a server
+    login_as       login_as("staff") → a verified staff@example.gov signed in (created once);
+                   login_as(user) signs that user in; login_as("anonymous") signs out (→ None)
+    run_cli        run_cli("audit", "verify") → click Result (exit_code, output)
+    smtp_sink      a real SMTP server on loopback; MAIL_SERVER/MAIL_PORT point at it;
+                   ``.messages`` (parsed EmailMessage, each with ``.envelope_to``) and
+                   ``.wait_for(n, timeout=5)``
+    moto_server    (session) moto's S3-compatible HTTP server; yields its endpoint URL and sets
+                   fake AWS credentials for boto3
+    redis_url      Redis for job tests (TEST_REDIS_URL, default redis://127.0.0.1:6379/15);
+                   skipped when unreachable, a failure when REQUIRE_SERVICES is set
+
+Factories that build valid objects through the real services live in tests/factories.py.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
 import threading
@@ -15,14 +39,18 @@ from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from challenges import create_app
 from challenges.extensions import db as _db
+from challenges.extensions import limiter
+from challenges.storage import init_storage
 from config import Testing
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -52,6 +80,10 @@ def make_config(database_url: str, tmp: Path) -> type[Testing]:
         INSTANCE_DIR = str(tmp / "instance")
         STORAGE_DIR = str(tmp / "storage")
         SITE_URL = "http://localhost"
+        if database_url.startswith("postgresql"):
+            # Test data is thrown away: don't wait for the WAL to reach disk on every commit.
+            SQLALCHEMY_ENGINE_OPTIONS = {**Testing.SQLALCHEMY_ENGINE_OPTIONS,
+                                         "connect_args": {"options": "-c synchronous_commit=off"}}
 
     return TestConfig
 
@@ -83,17 +115,49 @@ class IsolatedClient(FlaskClient):
             _cv_app.reset(token)
 
 
-@pytest.fixture
-def app(_migrated, tmp_path) -> Iterator:
-    application = create_app(make_config(_migrated, tmp_path))
+@pytest.fixture(scope="session")
+def _session_app(_migrated, tmp_path_factory) -> Iterator[tuple[Flask, dict[str, Any]]]:
+    """One app per session: building one compiles every URL rule (~0.1 s), too slow per test.
+
+    `app` gives each test this app with its configuration restored to what create_app produced,
+    so config changes never leak from one test to the next.
+    """
+    application = create_app(make_config(_migrated, tmp_path_factory.mktemp("app")))
     application.test_client_class = IsolatedClient
+    pristine = copy.deepcopy(dict(application.config))
+    yield application, pristine
     with application.app_context():
-        yield application
-        _db.session.remove()
-        with _db.engine.begin() as conn:
-            for table in reversed(_db.metadata.sorted_tables):
-                conn.execute(table.delete())
         _db.engine.dispose()
+
+
+def empty_all_tables() -> None:
+    """Delete every row of every table, children first (the schema and alembic_version stay)."""
+    _db.session.remove()
+    with _db.engine.begin() as conn:
+        for table in reversed(_db.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(_session_app, tmp_path) -> Iterator[Flask]:
+    """The test app with an app context pushed; every table is emptied afterwards.
+
+    Per test: configuration reset (then INSTANCE_DIR/STORAGE_DIR in this test's tmp_path),
+    storage re-bound to that configuration, rate-limit counters cleared. Tests may change
+    `app.config` freely. A test that needs an app built differently (other extensions or
+    routes) calls `create_app(make_config(url, tmp_path))` itself, as test_migrations does.
+    """
+    application, pristine = _session_app
+    application.config.clear()
+    application.config.update(copy.deepcopy(pristine))
+    application.config.update(INSTANCE_DIR=str(tmp_path / "instance"), STORAGE_DIR=str(tmp_path / "storage"))
+    init_storage(application)
+    limiter.reset()
+    with application.app_context():
+        try:
+            yield application
+        finally:
+            empty_all_tables()
 
 
 @pytest.fixture
@@ -104,6 +168,11 @@ def db(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# login_as names → the role the created user holds ("other_vendor" is a second, unrelated vendor).
+LOGIN_ROLES = {"vendor": "vendor", "judge": "judge", "staff": "staff", "admin": "admin", "member": "member",
+               "other_vendor": "vendor"}
 
 
 @pytest.fixture
@@ -120,8 +189,10 @@ def login_as(client):
         if isinstance(who, str):
             from challenges.accounts.models import User
 
+            if who not in LOGIN_ROLES:
+                raise ValueError(f"login_as: unknown role {who!r}; use one of {sorted(LOGIN_ROLES)} or a User")
             email = f"{who}@example.gov"
-            role = "vendor" if who == "other_vendor" else who
+            role = LOGIN_ROLES[who]
             user = _db.session.execute(_db.select(User).where(User.email == email)).scalar_one_or_none() \
                 or make_user(email=email, roles=(role,))
         else:
@@ -149,7 +220,10 @@ def run_cli(app):
 
 
 class SmtpSink:
-    """Collects what an SMTP client really delivered over the wire."""
+    """Collects what an SMTP client really delivered over the wire.
+
+    `messages` holds parsed `EmailMessage`s; each also carries `envelope_to`, the RCPT TO list.
+    """
 
     def __init__(self) -> None:
         self.port = 0
@@ -159,6 +233,7 @@ class SmtpSink:
 
     async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        message.envelope_to = list(envelope.rcpt_tos)  # type: ignore[attr-defined]
         with self._lock:
             self.messages.append(message)
             self.recipients.append(list(envelope.rcpt_tos))
@@ -168,7 +243,7 @@ class SmtpSink:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if len(self.messages) >= count:
-                return self.messages
+                return list(self.messages)
             time.sleep(0.02)
         raise AssertionError(f"expected {count} message(s) at the SMTP sink, got {len(self.messages)}")
 
@@ -190,31 +265,40 @@ def smtp_sink(app) -> Iterator[SmtpSink]:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """A real S3 API on loopback (moto's server); boto3 talks to it over HTTP."""
+    """A real S3 API on loopback (moto's server); boto3 talks to it over HTTP, nothing is patched.
+
+    Fake credentials replace any real ones for the session, so no test can ever reach AWS.
+    """
     from moto.server import ThreadedMotoServer
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE"):
+            env.delenv(name, raising=False)
+        server.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.stop()
 
 
 @pytest.fixture
 def redis_url() -> str:
-    """Redis for job tests: TEST_REDIS_URL, skipped when unreachable unless REQUIRE_SERVICES=1."""
+    """Redis for job tests: TEST_REDIS_URL (default db 15), skipped when unreachable.
+
+    With REQUIRE_SERVICES set (CI), an unreachable Redis fails the test instead of skipping it.
+    """
     import redis
 
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is unreachable: {exc}")
+        if os.environ.get("REQUIRE_SERVICES", "").strip() not in ("", "0"):
+            pytest.fail(f"REQUIRE_SERVICES is set but Redis at {url} is unreachable: {exc}")
         pytest.skip(f"Redis at {url} is unreachable")
     return url

@@ -1,10 +1,25 @@
-"""Small factories: each builds one valid thing through the real services and commits."""
+"""Small factories: each builds one valid thing and commits.
+
+    make_user(email=None, roles=("vendor",), password=PASSWORD, verified=True, name="", active=True)
+    make_definition(**overrides)   a complete, publishable JSON definition (a plain dict)
+    make_challenge(author=None, publish=False, **definition_overrides)
+                                   built by challenges.definition.build_from_definition; with
+                                   publish, submitted by the author and approved by a second staff
+                                   member, exactly as people do it
+    make_submission(vendor, phase, organization_name=..., submit=False)
+                                   an organisation, a draft application with one stored PDF
+
+Overrides replace top-level keys of the definition (deep-copied), e.g.
+``make_challenge(slug="other", phases=[...])``.
+"""
 
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+import itertools
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -16,6 +31,8 @@ from challenges.models import Challenge
 from challenges.timezones import utcnow
 
 PASSWORD = "correct horse battery staple"
+ZONE = "America/New_York"
+_EMAIL_NUMBERS = itertools.count(1)
 _HASHES: dict[str, str] = {}
 
 
@@ -34,23 +51,25 @@ def make_user(
     name: str = "",
     active: bool = True,
 ) -> User:
+    """A user with these roles (no audit events: this is test set-up, not a registration)."""
     if email is None:
-        count = db.session.execute(select(User.id)).all()
-        email = f"user{len(count) + 1}@example.gov"
+        email = f"user{next(_EMAIL_NUMBERS)}@example.gov"
     user = User(email=email.lower(), name=name, password_hash=_hash(password),
                 verified_at=utcnow() if verified else None, active=active)
     db.session.add(user)
     db.session.flush()
     for role in roles:
-        db.session.add(UserRole(user_id=user.id, role=role))
+        db.session.add(UserRole(user_id=user.id, role=str(role)))
     db.session.commit()
     return user
 
 
 def make_definition(**overrides: Any) -> dict[str, Any]:
-    """A complete, publishable definition: one phase open from yesterday for 30 days."""
-    opens = date.today() - timedelta(days=1)
-    closes = date.today() + timedelta(days=30)
+    """A complete, publishable definition: one phase opening yesterday 09:00 and closing in 30 days
+    at 17:00, New York time, with two fields, a two-criterion rubric, rules and prizes."""
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    opens = today - timedelta(days=1)
+    closes = today + timedelta(days=30)
     definition: dict[str, Any] = {
         "slug": "test-challenge",
         "title": "Test Challenge",
@@ -61,7 +80,7 @@ def make_definition(**overrides: Any) -> dict[str, Any]:
         "awards": "- First: $100,000",
         "eligibility": "Anyone in tests.",
         "rules": "1. Be a test.",
-        "timezone": "America/New_York",
+        "timezone": ZONE,
         "phases": [{
             "key": "phase-1",
             "name": "Concept papers",

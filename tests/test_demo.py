@@ -1,34 +1,65 @@
+"""`flask demo load`: demo accounts and two open challenges, idempotent."""
+
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from challenges.accounts.models import Role, User
+from challenges.accounts.services import authenticate
+from challenges.audit import AuditEvent, verify
 from challenges.extensions import db as _db
 from challenges.models import Challenge
+from challenges.services import completeness_problems, public_state
 
 
-def _counts() -> dict[str, int]:
+def _row_counts() -> dict[str, int]:
     return {t.name: _db.session.execute(select(func.count()).select_from(t)).scalar_one()
             for t in _db.metadata.sorted_tables}
 
 
-def test_demo_load_is_idempotent(app, db, run_cli):
+def test_demo_load_twice_changes_nothing_the_second_time(app, db, run_cli):
     first = run_cli("demo", "load")
-    assert first.exit_code == 0, first.output
-    assert "staff@example.gov" in first.output and "demo-password-2026" in first.output
-    after_first = _counts()
+    after_first = _row_counts()
+    audit_first = db.session.execute(select(func.count(AuditEvent.id))).scalar_one()
+
     second = run_cli("demo", "load")
-    assert second.exit_code == 0
-    assert "0 account(s) and 0 challenge(s) created" in second.output
-    assert _counts() == after_first
+
+    assert first.exit_code == 0, first.output
+    assert "6 account(s) and 2 challenge(s) created" in first.output
+    assert second.exit_code == 0, second.output
+    assert "0 account(s) and 0 challenge(s) created (existing ones left unchanged)." in second.output
+    assert _row_counts() == after_first
+    assert db.session.execute(select(func.count(AuditEvent.id))).scalar_one() == audit_first > 0
+    assert after_first["challenges"] == 2 and after_first["users"] == 7  # six people and the system user
+    assert verify().ok
+    assert "Demo sign-ins (password for all: demo-password-2026):" in first.output
+    for email in ("admin@example.gov", "staff@example.gov", "reviewer@example.gov", "judge@example.gov",
+                  "vendor@example.com", "member@example.edu"):
+        assert email in first.output
 
 
-def test_demo_challenges_are_open_now(app, db, run_cli):
+def test_demo_load_challenges_open_now_and_accounts_sign_in(app, db, run_cli):
     run_cli("demo", "load")
     now = datetime.now(UTC)
+
     challenges = db.session.execute(select(Challenge).order_by(Challenge.slug)).scalars().all()
+
     assert [c.slug for c in challenges] == ["ai-health-2026", "llm-2026"]
     for challenge in challenges:
-        assert challenge.status == "published"
-        assert challenge.approved_by.email == "reviewer@example.gov"
-        assert challenge.phases[0].state(now) == "open"
-        assert challenge.phases[0].rubric.criteria and challenge.phases[0].fields
+        assert challenge.status == "published" and challenge.published_at is not None
+        assert challenge.created_by.email == "staff@example.gov"
+        assert challenge.approved_by.email == "reviewer@example.gov"  # a second person approved
+        assert public_state(challenge, now) == "open"
+        concept, demo_day = challenge.phases
+        assert concept.state(now) == "open" and demo_day.state(now) == "upcoming"
+        assert len(concept.fields) == 7 and len(concept.rubric.criteria) == 4
+        assert completeness_problems(challenge) == []
+
+    admin = authenticate(email="admin@example.gov", password="demo-password-2026")
+    judge = authenticate(email="judge@example.gov", password="demo-password-2026")
+
+    assert admin.roles == {Role.ADMIN, Role.STAFF} and admin.is_verified
+    assert judge.roles == {Role.JUDGE, Role.MEMBER}
+    system = db.session.execute(select(User).where(User.is_system.is_(True))).scalar_one()
+    assert system.email == "system@challenges.invalid"
+    assert authenticate(email="system@challenges.invalid", password="demo-password-2026") is None
