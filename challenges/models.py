@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -162,7 +163,7 @@ class FormField(db.Model):
     max_length: Mapped[int | None] = mapped_column(Integer)
     options: Mapped[list[str]] = mapped_column(JSON, default=list)
     accept: Mapped[list[str]] = mapped_column(JSON, default=list)
-    max_bytes: Mapped[int | None] = mapped_column(Integer)
+    max_bytes: Mapped[int | None] = mapped_column(BigInteger)
     identifying: Mapped[bool] = mapped_column(Boolean, default=False)
     order: Mapped[int] = mapped_column(Integer, default=0)
 
