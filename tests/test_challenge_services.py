@@ -6,14 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
+
+from challenges import services
 from challenges.audit import AuditEvent, verify
 from challenges.definition import export_definition
 from challenges.errors import Conflict, PermissionDenied, ValidationFailed
 from challenges.mail import OutboxMessage
 from challenges.models import Challenge, ChallengeStatus, Criterion, FormField, Phase
-from sqlalchemy import select
-
-from challenges import services
 from tests.factories import ZONE, make_challenge, make_user
 
 NOW = datetime.now(UTC)
