@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/upload.py
 from __future__ import annotations
 
 import http.client
-import io
 import os
 import re
 import shutil
@@ -201,7 +200,7 @@ def burst_benchmark(count: int = 200) -> None:
     from challenges.extensions import db
     from challenges.submissions import services as subs
     from challenges.submissions.models import Receipt, Submission
-    from tests.factories import PDF_BYTES, make_challenge, make_user
+    from tests.factories import make_challenge, make_submission, make_user
 
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(bench_config(Path(tmp)))
@@ -211,12 +210,7 @@ def burst_benchmark(count: int = 200) -> None:
             pairs = []
             for n in range(count):
                 vendor = make_user(email=f"burst{n}-{uuid.uuid4().hex[:4]}@example.com", roles=("vendor",))
-                org = subs.save_organization(actor=vendor, legal_name=f"Burst {n}")
-                submission = subs.start_application(actor=vendor, phase=phase, organization=org)
-                subs.save_answers(actor=vendor, submission=submission, answers={"summary": "x"})
-                subs.upload_file(actor=vendor, submission=submission, field_key="deck", filename="d.pdf",
-                                 stream=io.BytesIO(PDF_BYTES))
-                subs.accept_rules(actor=vendor, submission=submission, rules_version=phase.challenge.rules_version)
+                submission, _ = make_submission(vendor, phase, organization_name=f"Burst {n}", accept_rules=True)
                 pairs.append((vendor.id, submission.id))
             db.session.commit()
             db.session.remove()

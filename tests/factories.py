@@ -125,8 +125,10 @@ def make_challenge(author: User | None = None, publish: bool = False, **override
 PDF_BYTES = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def make_submission(vendor: User, phase, *, organization_name: str = "Acme AI, Inc.", submit: bool = False):
-    """An organisation owned by `vendor` with a draft application and one stored PDF."""
+def make_submission(vendor: User, phase, *, organization_name: str = "Acme AI, Inc.", accept_rules: bool = False,
+                    submit: bool = False):
+    """An organisation owned by `vendor` with a draft application and one stored PDF;
+    `accept_rules` makes it ready to submit, `submit` submits it."""
     import io
 
     from challenges.submissions import services as subs
@@ -138,8 +140,9 @@ def make_submission(vendor: User, phase, *, organization_name: str = "Acme AI, I
     subs.save_answers(actor=vendor, submission=submission, answers={"summary": "Our solution."})
     stored = subs.upload_file(actor=vendor, submission=submission, field_key="deck", filename="deck.pdf",
                               stream=io.BytesIO(PDF_BYTES))
-    if submit:
+    if accept_rules or submit:
         subs.accept_rules(actor=vendor, submission=submission, rules_version=phase.challenge.rules_version)
+    if submit:
         subs.submit(actor=vendor, submission=submission)
     db.session.commit()
     jobs.dispatch_committed()

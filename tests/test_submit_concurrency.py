@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +13,7 @@ from challenges.audit import verify
 from challenges.extensions import db as _db
 from challenges.submissions import services as subs
 from challenges.submissions.models import Receipt, Submission
-from tests.factories import PDF_BYTES, make_challenge, make_user
+from tests.factories import make_challenge, make_submission, make_user
 
 pytestmark = pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"),
                                 reason="concurrency is measured on PostgreSQL (TEST_DATABASE_URL)")
@@ -26,12 +25,7 @@ def test_two_hundred_simultaneous_submissions(app, db):
     pairs = []
     for n in range(COUNT):
         vendor = make_user(email=f"v{n}@example.com", roles=("vendor",))
-        org = subs.save_organization(actor=vendor, legal_name=f"Vendor {n}")
-        submission = subs.start_application(actor=vendor, phase=phase, organization=org)
-        subs.save_answers(actor=vendor, submission=submission, answers={"summary": f"Entry {n}"})
-        subs.upload_file(actor=vendor, submission=submission, field_key="deck", filename="d.pdf",
-                         stream=io.BytesIO(PDF_BYTES))
-        subs.accept_rules(actor=vendor, submission=submission, rules_version=phase.challenge.rules_version)
+        submission, _ = make_submission(vendor, phase, organization_name=f"Vendor {n}", accept_rules=True)
         pairs.append((vendor.id, submission.id))
     db.session.commit()
     db.session.remove()
