@@ -82,7 +82,7 @@ TRANSITIONS: dict[ChallengeStatus, set[ChallengeStatus]] = {
 
 
 def require_staff(actor: User | None) -> User:
-    if actor is None or not (actor.is_system or actor.has_role(Role.STAFF, Role.ADMIN)):
+    if actor is None or not (actor.is_system or (actor.active and actor.has_role(Role.STAFF, Role.ADMIN))):
         raise PermissionDenied("Only program staff can do that.")
     return actor
 

@@ -555,3 +555,14 @@ def test_register_verification_mail_arrives_over_smtp(app, db, smtp_sink):
     # The token in the delivered link verifies the account.
     user = services.verify_email(token=link.rsplit("/", 1)[1])
     assert user.email == "mailme@example.gov" and user.is_verified
+
+
+def test_deactivated_admin_and_staff_cannot_act_through_services(app, db):
+    from challenges import services as challenge_services
+
+    admin = make_user(email="former-admin@example.gov", roles=("admin", "staff"), active=False)
+    target = make_user(email="someone@example.gov", roles=("vendor",))
+    with pytest.raises(PermissionDenied):
+        services.grant_role(actor=admin, user=target, role="judge")
+    with pytest.raises(PermissionDenied):
+        challenge_services.create_challenge(actor=admin, title="T", slug="former-staff")

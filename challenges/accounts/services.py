@@ -187,7 +187,8 @@ def change_password(*, user: User, current: str, new: str) -> None:
 
 
 def _require_admin(actor: User) -> None:
-    if actor is None or not actor.is_admin:
+    # Views already refuse inactive users; CLI and job paths reach services directly.
+    if actor is None or not actor.is_admin or not actor.active:
         raise PermissionDenied("Only an administrator can do that.")
 
 
