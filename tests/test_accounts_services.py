@@ -428,7 +428,8 @@ def test_set_active_last_active_admin_refused(app, db):
     remaining = make_user(email="remaining@example.gov", roles=("admin",))
     stale = make_user(email="stale@example.gov", roles=("admin",), active=False)
 
-    with pytest.raises(Conflict, match="The last active administrator cannot be deactivated"):
+    # Refused before any rule about the target is even consulted: an inactive admin is no admin.
+    with pytest.raises(PermissionDenied, match="Only an administrator"):
         services.set_active(actor=stale, user=remaining, active=False, reason="Takeover")
 
     assert remaining.active
