@@ -22,18 +22,20 @@
     });
   }
 
-  // Forms and buttons that destroy something ask first.
+  // Forms and buttons that destroy something ask first. The pressed button's data-confirm wins
+  // over the form's, so one form can hold a harmless button and a destructive one.
   function confirmDestructive() {
     document.addEventListener("submit", function (event) {
       var form = event.target;
-      var text = form.getAttribute("data-confirm");
+      var button = event.submitter;
+      var text = (button && button.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
       if (text && !window.confirm(text)) { event.preventDefault(); }
     });
   }
 
   // Put keyboard and screen-reader focus on the error summary after a failed submit.
   function focusErrors() {
-    var summary = document.querySelector(".site-error-summary[tabindex='-1']");
+    var summary = document.querySelector(".site-error-summary[tabindex='-1'], .usa-alert--error[tabindex='-1']");
     if (summary) { summary.focus(); }
   }
 
