@@ -52,3 +52,44 @@ def test_two_hundred_simultaneous_submissions(app, db):
     codes = db.session.execute(select(Submission.public_code)).scalars().all()
     assert len(set(codes)) == COUNT and None not in codes
     assert verify().ok  # the audit chain stayed linear under contention
+
+
+def test_simultaneous_starts_respect_the_per_organisation_limit(app, db):
+    """Twelve members of one organisation start at once with a limit of one: exactly one succeeds."""
+    from challenges.errors import Conflict
+    from challenges.submissions.models import Membership, Organization
+
+    phase = make_challenge(publish=True, slug="race").phases[0]
+    phase.max_submissions_per_org = 1
+    owner = make_user(email="owner@example.com", roles=("vendor",))
+    org = subs.save_organization(actor=owner, legal_name="Race Co")
+    members = [owner.id]
+    for n in range(11):
+        member = make_user(email=f"m{n}@example.com", roles=("vendor",))
+        db.session.add(Membership(organization_id=org.id, user_id=member.id, role="contributor"))
+        members.append(member.id)
+    db.session.commit()
+    org_id, phase_id = org.id, phase.id
+    db.session.remove()
+
+    def start(user_id):
+        with app.app_context():
+            try:
+                from challenges.models import Phase
+                subs.start_application(actor=_db.session.get(User, user_id),
+                                       phase=_db.session.get(Phase, phase_id),
+                                       organization=_db.session.get(Organization, org_id))
+                _db.session.commit()
+                return "started"
+            except Conflict:
+                _db.session.rollback()
+                return "refused"
+            finally:
+                _db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        outcomes = list(pool.map(start, members))
+
+    assert sorted(outcomes).count("started") == 1 and outcomes.count("refused") == 11
+    assert db.session.execute(select(func.count(Submission.id)).where(Submission.organization_id == org_id)
+                              ).scalar_one() == 1

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from .. import audit, jobs, mail
 from ..accounts.models import Role, User, UserRole
@@ -231,6 +231,10 @@ def start_application(*, actor: User, phase: Phase, organization: Organization,
         raise PermissionDenied("You are not a member of that organisation.")
     if not accepting(phase, now):
         raise Conflict("This phase is not accepting applications now.")
+    # Serialise starts per organisation before counting: a no-op UPDATE takes the row lock on
+    # PostgreSQL and the write lock on SQLite, so two simultaneous starts cannot both see room.
+    db.session.execute(update(Organization).where(Organization.id == organization.id)
+                       .values(id=Organization.id))
     count = db.session.execute(
         select(func.count(Submission.id)).where(Submission.phase_id == phase.id,
                                                 Submission.organization_id == organization.id,
