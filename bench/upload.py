@@ -2,7 +2,8 @@
 
 1. A large upload (1 GiB by default; BENCH_UPLOAD_MB to change) through the local backend, over
    HTTP to a real server process: peak RSS growth of that process (goal <= 64 MiB) and throughput
-   as a ratio to copying the same file with `cp` on the same disk (goal >= 0.7).
+   as a ratio to copying the same file with `cp` on the same disk (goal >= 0.7); the two are run
+   alternately BENCH_ROUNDS times (3) and the median ratio is the figure, since one pair is noisy.
 2. A burst of 200 final submissions at once (threads, one app): wall time (goal <= 5 s). Uses
    DATABASE_URL when set (PostgreSQL), else SQLite.
 
@@ -16,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 MB = 1024 * 1024
 UPLOAD_MB = int(os.environ.get("BENCH_UPLOAD_MB", "1024"))
 PASSWORD = "benchmark password 2026"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
 def free_port() -> int:
@@ -145,10 +148,13 @@ def upload_benchmark() -> None:
             for _ in range(UPLOAD_MB - 1):
                 handle.write(block)
             handle.write(b"\n%%EOF\n")
-        started = time.perf_counter()
-        shutil.copyfile(source, tmp_path / "copy.bin")
-        cp_seconds = time.perf_counter() - started
-        (tmp_path / "copy.bin").unlink()
+
+        def copy_seconds() -> float:
+            started = time.perf_counter()
+            shutil.copyfile(source, tmp_path / "copy.bin")
+            elapsed = time.perf_counter() - started
+            (tmp_path / "copy.bin").unlink()
+            return elapsed
 
         submission_id, _ = prepare(tmp_path / "instance")
         port = free_port()
@@ -177,7 +183,11 @@ def upload_benchmark() -> None:
             baseline_rss = rss_kib(server.pid)
             sampler = RssSampler(server.pid)
             sampler.start()
-            seconds = stream_upload(port, submission_id, source, cookie, token)
+            # Alternate the two so a busy neighbour or a cold cache hurts both alike; report the median.
+            pairs = []
+            for _ in range(ROUNDS):
+                cp_run = copy_seconds()
+                pairs.append((cp_run, stream_upload(port, submission_id, source, cookie, token)))
             sampler.running = False
             sampler.join()
             growth_mib = (sampler.peak - baseline_rss) / 1024
@@ -185,9 +195,12 @@ def upload_benchmark() -> None:
             server.terminate()
             server.wait(timeout=10)
         size_mb = source.stat().st_size / MB
-        print(f"upload: {size_mb:.0f} MiB in {seconds:.2f} s ({size_mb / seconds:.0f} MiB/s); "
-              f"cp of the same file: {cp_seconds:.2f} s ({size_mb / cp_seconds:.0f} MiB/s)")
-        print(f"upload throughput / cp throughput = {cp_seconds / seconds:.2f}  (goal >= 0.70)")
+        for n, (cp_run, upload_run) in enumerate(pairs, 1):
+            print(f"round {n}: upload {size_mb:.0f} MiB in {upload_run:.2f} s ({size_mb / upload_run:.0f} MiB/s); "
+                  f"cp {cp_run:.2f} s ({size_mb / cp_run:.0f} MiB/s); ratio {cp_run / upload_run:.2f}")
+        ratio = statistics.median(cp_run / upload_run for cp_run, upload_run in pairs)
+        print(f"upload throughput / cp throughput = {ratio:.2f} (median of {ROUNDS} alternating rounds; "
+              "goal >= 0.70)")
         print(f"server peak RSS growth during the upload = {growth_mib:.1f} MiB  (goal <= 64 MiB)")
 
 

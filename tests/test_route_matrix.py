@@ -115,14 +115,14 @@ MATRIX: dict[str, Route] = {
     "challenges.export_definition": Route(
         "GET", lambda c: f"/staff/challenges/{_draft(c)}/definition.json", STAFF_ONLY),
     # vendors
-    "submissions.dashboard": Route("GET", lambda c: "/vendor/", VENDOR_GET),
-    "submissions.organization_new": Route("GET", lambda c: "/vendor/organizations/new", VENDOR_GET),
+    "submissions.dashboard": Route("GET", lambda c: "/vendor/", SIGNED_IN),  # anyone may become a vendor
+    "submissions.organization_new": Route("GET", lambda c: "/vendor/organizations/new", SIGNED_IN),
     "submissions.organization_edit": Route(
         "GET", lambda c: f"/vendor/organizations/{c['submission'].organization_id}", OWNER_GET),
     "submissions.invite": Route("POST", lambda c: f"/vendor/organizations/{c['submission'].organization_id}/invite",
                                 OWNER_ACTION, {"email": "new@example.gov", "role": "contributor"}),
     "submissions.accept_invitation": Route("GET", lambda c: "/vendor/invitations/not-a-token", SIGNED_IN),
-    "submissions.start": Route("GET", lambda c: f"/vendor/apply/{c['published'].slug}/phase-1", VENDOR_GET),
+    "submissions.start": Route("GET", lambda c: f"/vendor/apply/{c['published'].slug}/phase-1", SIGNED_IN),
     "submissions.application": Route("GET", _app, OWNER_GET),
     "submissions.upload": Route("POST", lambda c: f"{_app(c)}/files/deck", OWNER_ACTION),
     "submissions.stream_upload": Route("PUT", lambda c: f"{_app(c)}/files/deck/stream", OWNER_ACTION),

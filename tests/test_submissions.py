@@ -69,6 +69,23 @@ def test_organization_owner_and_duplicate_uei(vendor, db):
     assert "https://" in err.value.errors["website"]
 
 
+def test_adding_an_organisation_makes_a_confirmed_person_a_vendor(db):
+    from challenges.audit import AuditEvent
+
+    member = make_user(email="newcomer@example.com", roles=("member",))
+    org = subs.save_organization(actor=member, legal_name="Newcomer LLC")
+    assert member.has_role("vendor") and subs.is_owner(member, org)
+    granted = db.session.execute(select(AuditEvent).where(AuditEvent.action == "user.role_granted")).scalars().all()
+    assert [e.details for e in granted] == [{"role": "vendor", "via": "organization"}]
+    subs.save_organization(actor=member, organization=org, legal_name="Newcomer LLC (renamed)")
+    assert len(db.session.execute(select(AuditEvent).where(AuditEvent.action == "user.role_granted")).all()) == 1
+
+    unconfirmed = make_user(email="unconfirmed@example.com", roles=(), verified=False)
+    with pytest.raises(PermissionDenied, match="Confirm your email"):
+        subs.save_organization(actor=unconfirmed, legal_name="Too Early Inc")
+    assert not unconfirmed.has_role("vendor")
+
+
 # --- drafts and answers -------------------------------------------------------------------
 
 

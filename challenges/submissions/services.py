@@ -106,6 +106,9 @@ def save_organization(*, actor: User, organization: Organization | None = None, 
     if errors:
         raise ValidationFailed("Please correct the organisation profile.", errors)
     created = organization is None
+    if created and not actor.is_verified:  # sign-in already requires it; services do not rely on views
+        raise PermissionDenied("Confirm your email address before adding an organisation: receipts and "
+                               "notices about your applications go there.")
     if organization is None:
         organization = Organization(created_by_id=actor.id)
         db.session.add(organization)
@@ -117,10 +120,19 @@ def save_organization(*, actor: User, organization: Organization | None = None, 
     db.session.flush()
     if created:
         db.session.add(Membership(organization_id=organization.id, user_id=actor.id, role="owner"))
+        _become_vendor(actor, via="organization")
         db.session.flush()
     audit.record(actor=actor, action="organization.created" if created else "organization.saved", obj=organization,
                  details={"legal_name": organization.legal_name, "uei": organization.uei})
     return organization
+
+
+def _become_vendor(actor: User, *, via: str, granted_by_id: int | None = None) -> None:
+    """Applying is self-service: creating or joining an applicant organisation makes a person a vendor."""
+    if actor.has_role(Role.VENDOR):
+        return
+    actor.role_rows.append(UserRole(user_id=actor.id, role=Role.VENDOR.value, granted_by_id=granted_by_id))
+    audit.record(actor=actor, action="user.role_granted", obj=actor, details={"role": "vendor", "via": via})
 
 
 def membership(user: Any, organization: Organization) -> Membership | None:
@@ -186,11 +198,7 @@ def accept_invitation(*, actor: User, token: str, max_age: int = 14 * 24 * 3600)
     organization = invitation.organization
     if membership(actor, organization) is None:
         organization.memberships.append(Membership(user_id=actor.id, role=invitation.role))
-    if not actor.has_role(Role.VENDOR):  # joining an applicant organisation makes a person a vendor
-        actor.role_rows.append(UserRole(user_id=actor.id, role=Role.VENDOR.value,
-                                        granted_by_id=invitation.invited_by_id))
-        audit.record(actor=actor, action="user.role_granted", obj=actor,
-                     details={"role": "vendor", "via": "invitation"})
+    _become_vendor(actor, via="invitation", granted_by_id=invitation.invited_by_id)
     if invitation.accepted_at is None:
         invitation.accepted_at = utcnow()
         audit.record(actor=actor, action="organization.joined", obj=organization, details={"role": invitation.role})

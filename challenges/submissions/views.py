@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
@@ -27,7 +27,7 @@ UPLOAD_OVERHEAD = 64 * 1024  # multipart framing around the file itself
 
 
 @bp.route("/")
-@vendor_required
+@login_required  # anyone signed in may become a vendor by adding an organisation
 def dashboard():
     return render_template("submissions/dashboard.html", organizations=services.organizations_of(current_user),
                            applications=services.applications_of(current_user), now=utcnow())
@@ -58,7 +58,7 @@ def _organization_page(form: OrganizationForm, organization: Organization | None
 
 
 @bp.route("/organizations/new", methods=["GET", "POST"])
-@vendor_required
+@login_required  # anyone signed in may become a vendor by adding an organisation
 def organization_new():
     return _organization_page(OrganizationForm(), None)
 
@@ -105,7 +105,7 @@ def accept_invitation(token: str):
 
 
 @bp.route("/apply/<slug>/<phase_key>", methods=["GET", "POST"])
-@vendor_required
+@login_required  # anyone signed in may become a vendor by adding an organisation
 def start(slug: str, phase_key: str):
     challenge = get_visible_challenge(slug, current_user)
     phase = challenge.phase_by_key(phase_key)

@@ -8,6 +8,7 @@ and fail on any violation or any Content-Security-Policy error in the console.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,8 +102,30 @@ class Browse:
         self.page.get_by_label("Password").fill(password)
         self.submit("Sign in")
 
+    def register(self, smtp_sink, *, name: str, email: str, password: str) -> None:
+        """Create an account through the pages and confirm it through the emailed link, as a person does."""
+        self.visit("/account/register")
+        self.page.get_by_label("Full name").fill(name)
+        self.page.get_by_label("Email address").fill(email)
+        self.page.get_by_label("Password", exact=False).first.fill(password)
+        self.page.get_by_label("Type the password again").fill(password)
+        already = len(smtp_sink.messages)
+        self.submit("Create account")
+        smtp_sink.wait_for(already + 1)
+        self.visit(path_of_emailed_link(smtp_sink.messages[-1]))
+        self.submit("Confirm my email")
+        assert "is confirmed" in self.page.content()
+
     def close(self) -> None:
         self.context.close()
+
+
+def path_of_emailed_link(message) -> str:
+    """Links in mail come from SITE_URL; the path is followed on the live server."""
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    match = re.search(r"https?://\S+", body)
+    assert match, body
+    return "/" + match.group(0).split("/", 3)[3]
 
 
 @pytest.fixture

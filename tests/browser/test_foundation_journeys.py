@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from challenges.extensions import db
 from challenges.models import Challenge
+from tests.browser.conftest import path_of_emailed_link
 from tests.factories import make_user
 
 PASSWORD = "correct horse battery staple"
-
-
-def _link_from(message) -> str:
-    body = message.get_body(preferencelist=("plain",)).get_content()
-    match = re.search(r"https?://\S+", body)
-    assert match, body
-    return match.group(0)
 
 
 def test_register_verify_and_sign_in(browse, smtp_sink, live_server):
@@ -45,10 +38,7 @@ def test_register_verify_and_sign_in(browse, smtp_sink, live_server):
     smtp_sink.wait_for(1)
     message = smtp_sink.messages[-1]
     assert message["To"] == "pat@example.com"
-    link = _link_from(message)
-    # Links in mail come from SITE_URL; follow the same path on the live server.
-    path = "/" + link.split("/", 3)[3]
-    person.visit(path)
+    person.visit(path_of_emailed_link(message))
     person.submit("Confirm my email")
     assert "is confirmed" in page.content()
 

@@ -11,12 +11,14 @@ from tests.factories import PDF_BYTES, make_challenge, make_user
 PASSWORD = "correct horse battery staple"
 
 
-def test_vendor_applies_with_upload_progress(browse, app):
+def test_vendor_applies_with_upload_progress(browse, app, smtp_sink):
+    """From nothing: register, confirm the email, add the organisation (which makes them a vendor), apply."""
     challenge = make_challenge(publish=True, slug="browser-apply", title="Browser Apply Challenge")
-    make_user(email="vendor@example.com", roles=("vendor",), password=PASSWORD)
     person = browse()
     page = person.page
+    person.register(smtp_sink, name="Val Vendor", email="vendor@example.com", password=PASSWORD)
     person.sign_in("vendor@example.com", PASSWORD)
+    assert "My applications" not in page.content()  # not a vendor yet
 
     person.visit(f"/challenges/{challenge.slug}")
     with page.expect_navigation():
@@ -32,6 +34,7 @@ def test_vendor_applies_with_upload_progress(browse, app):
     page.get_by_label("Unique Entity ID (UEI)").fill("J7M9HPTGJ1S9")
     person.tick("Women-owned")
     person.submit("Save profile")
+    assert page.get_by_role("link", name="My applications").is_visible()  # adding it made them a vendor
 
     person.visit(f"/vendor/apply/{challenge.slug}/phase-1")
     person.submit("Start application")
