@@ -70,6 +70,9 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .audit_views import bp as audit_bp
     from .job_views import bp as jobs_bp
+    from .judging import models as judging_models  # noqa: F401
+    from .judging.staff_views import bp as panel_bp
+    from .judging.views import bp as judging_bp
     from .submissions import models as submission_models  # noqa: F401
     from .submissions.staff_views import bp as applications_bp
     from .submissions.views import bp as submissions_bp
@@ -84,3 +87,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(submissions_bp)
     app.register_blueprint(applications_bp)
     app.register_blueprint(jobs_bp)
+    app.register_blueprint(judging_bp)
+    app.register_blueprint(panel_bp)

@@ -32,6 +32,7 @@ audit_cli = AppGroup("audit", help="The audit log.")
 demo = AppGroup("demo", help="Demo data.")
 jobs_cli = AppGroup("jobs", help="Background jobs.")
 submissions_cli = AppGroup("submissions", help="Applications and their files.")
+judging_cli = AppGroup("judging", help="Panels, assignment and scores.")
 
 
 @submissions_cli.command("send-reminders")
@@ -192,6 +193,121 @@ def deliver_mail() -> None:
     click.echo(f"sent {result['sent']}, failed {result['failed']}")
 
 
+def _phase_of(slug: str, key: str):
+    from .errors import NotFound
+    from .services import get_challenge
+
+    try:
+        challenge = get_challenge(slug)
+    except NotFound as exc:
+        _fail(exc.message)
+    phase = challenge.phase_by_key(key)
+    if phase is None:
+        _fail(f"no phase {key!r} in {slug} (phases: {', '.join(p.key for p in challenge.phases)})")
+    return challenge, phase
+
+
+@judging_cli.command("import-scores")
+@click.argument("slug")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--phase", "phase_key", required=True, help="The phase key, such as phase-1.")
+@click.option("--create-missing", is_flag=True, help="Create unknown entries and judges instead of refusing.")
+def import_scores(slug: str, file: Path, phase_key: str, create_missing: bool) -> None:
+    """Import reviews from CSV (entry,judge,criterion,score[,comment]); all or nothing."""
+    from .accounts.services import get_system_user
+    from .errors import DomainError
+    from .judging.services import import_scores as do_import
+
+    challenge, phase = _phase_of(slug, phase_key)
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        _fail("the file is not UTF-8 text")
+    try:
+        result = do_import(actor=get_system_user(), challenge=challenge, phase=phase, text=text,
+                           create_missing=create_missing)
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(f"Error: {exc.message}", err=True)
+        for line in (exc.errors or {}).get("file", "").splitlines():
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    _commit()
+    click.echo(f"reviews: {result.reviews_created} created, {result.reviews_updated} updated, "
+               f"{result.reviews_unchanged} unchanged; entries created: {len(result.entries_created)}; "
+               f"judges created: {len(result.judges_created)}")
+
+
+@judging_cli.command("assign")
+@click.argument("slug")
+@click.option("--phase", "phase_key", required=True)
+@click.option("--k", type=int, help="Judges per entry (default: the phase's setting).")
+@click.option("--max-load", type=int, help="One maximum load for every judge.")
+@click.option("--agency-cap", type=int, help="At most this many judges of one agency per entry.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--mode", type=click.Choice(["assign", "ensure", "rebalance"]), default="assign", show_default=True)
+@click.option("--approve", is_flag=True, help="Approve the proposal at once (judges are notified).")
+@click.option("--json", "as_json", is_flag=True)
+def assign_cli(slug: str, phase_key: str, k: int | None, max_load: int | None, agency_cap: int | None, seed: int,
+               mode: str, approve: bool, as_json: bool) -> None:
+    """Propose an automatic assignment (min-cost flow) and print it."""
+    from .accounts.services import get_system_user
+    from .errors import DomainError
+    from .judging import services as judging
+    from .judging.models import PanelMember
+    from .submissions.models import Submission
+
+    _, phase = _phase_of(slug, phase_key)
+    actor = get_system_user()
+    try:
+        run = judging.propose(actor=actor, phase=phase, mode=mode, k=k, max_load=max_load, agency_cap=agency_cap,
+                              seed=seed)
+        if approve:
+            judging.approve_run(actor=actor, run=run)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(exc.message, exc.errors)
+    _commit()
+    email = {m.id: m.email for m in db.session.query(PanelMember).filter(PanelMember.phase_id == phase.id)}
+    code = {s.id: s.public_code for s in db.session.query(Submission).filter(Submission.phase_id == phase.id)}
+    pairs = [{"entry": code[e], "judge": email[j]} for j, e in run.result["pairs"]]
+    loads = {email[int(j)]: n for j, n in run.result["loads"].items()}
+    if as_json:
+        click.echo(json.dumps({"run": run.id, "status": run.status, "mode": run.mode, "pairs": pairs,
+                               "loads": loads, "objective": run.objective,
+                               "total_affinity": run.total_affinity}, indent=2))
+        return
+    click.echo(f"proposal {run.id} ({run.status}): {len(pairs)} pair(s), objective {run.objective}, "
+               f"total affinity {run.total_affinity:.3f}")
+    for pair in pairs:
+        click.echo(f"  {pair['entry']}  {pair['judge']}")
+    for judge, load in sorted(loads.items()):
+        click.echo(f"  load {judge}: {load}")
+
+
+@judging_cli.command("invite")
+@click.argument("slug")
+@click.argument("emails", nargs=-1, required=True)
+@click.option("--phase", "phase_key", required=True)
+@click.option("--max-load", type=int, default=10, show_default=True)
+@click.option("--expertise", default="", help="Comma-separated tags.")
+def invite_cli(slug: str, emails: tuple[str, ...], phase_key: str, max_load: int, expertise: str) -> None:
+    """Invite judges to a phase's panel by email."""
+    from .accounts.services import get_system_user
+    from .errors import DomainError
+    from .judging.services import invite_judge
+
+    _, phase = _phase_of(slug, phase_key)
+    try:
+        for address in emails:
+            invite_judge(actor=get_system_user(), phase=phase, email=address, max_load=max_load, expertise=expertise)
+    except DomainError as exc:
+        db.session.rollback()
+        _fail(exc.message, exc.errors)
+    _commit()
+    click.echo(f"invited {len(emails)} judge(s)")
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users, challenges_cli, audit_cli, demo, jobs_cli, submissions_cli):
+    for group in (users, challenges_cli, audit_cli, demo, jobs_cli, submissions_cli, judging_cli):
         app.cli.add_command(group)

@@ -122,6 +122,8 @@ class Phase(db.Model):
     blind: Mapped[bool] = mapped_column(Boolean, default=False)
     others_scores_visible: Mapped[str] = mapped_column(String(20), default="never")
     bids_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    reviews_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # shown to judges; overdue after it
+    judging_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set by staff; reviews freeze
 
     challenge: Mapped[Challenge] = relationship(back_populates="phases")
     fields: Mapped[list[FormField]] = relationship(

@@ -34,11 +34,13 @@ def money(amount: int | float | None) -> str:
 
 
 def register_templating(app: Flask) -> None:
+    from .judging.services import entry_title
     app.jinja_env.filters["markdown"] = markdown.render
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["num"] = num
     app.jinja_env.globals["deadline"] = deadline
     app.jinja_env.globals["now_utc"] = timezones.utcnow
     app.jinja_env.globals["can_edit"] = can_edit
+    app.jinja_env.globals["title_of"] = entry_title
     app.jinja_env.filters["local_iso"] = lambda m, zone: timezones.format_local_iso(m, zone) if m else ""
     app.jinja_env.filters["nl"] = lambda text: Markup("<br>").join(escape(text or "").split("\n"))

@@ -172,7 +172,7 @@ def client(app):
 
 # login_as names → the role the created user holds ("other_vendor" is a second, unrelated vendor).
 LOGIN_ROLES = {"vendor": "vendor", "judge": "judge", "staff": "staff", "admin": "admin", "member": "member",
-               "other_vendor": "vendor"}
+               "other_vendor": "vendor", "conflicted_judge": "judge"}
 
 
 @pytest.fixture

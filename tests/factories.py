@@ -147,3 +147,38 @@ def make_submission(vendor: User, phase, *, organization_name: str = "Acme AI, I
     db.session.commit()
     jobs.dispatch_committed()
     return submission, stored
+
+
+def close_submissions(phase) -> None:
+    """Move the phase's close into the past, so judging can start (entries stay as they are)."""
+    from challenges.timezones import utcnow
+
+    phase.closes_at = utcnow() - timedelta(hours=1)
+    phase.opens_at = min(phase.opens_at, phase.closes_at - timedelta(days=1))
+    db.session.commit()
+
+
+def make_judge(phase, email: str | None = None, *, attested: bool = True, max_load: int = 10, min_load: int = 0,
+               agency: str = "", expertise: tuple[str, ...] = (), user: User | None = None):
+    """A judge who accepted the invitation (and, unless told otherwise, signed the attestation)."""
+    from challenges.judging import services as judging
+    from challenges.judging.models import PanelMember
+
+    user = user or make_user(email=email, roles=("judge",))
+    member = PanelMember(phase_id=phase.id, user_id=user.id, email=user.email, status="active", max_load=max_load,
+                         min_load=min_load, agency=agency or user.email.rsplit("@", 1)[-1],
+                         expertise=list(expertise))
+    if attested:
+        member.attested_at, member.attestation_version = datetime.now(ZoneInfo("UTC")), judging.ATTESTATION_VERSION
+    db.session.add(member)
+    db.session.commit()
+    return member
+
+
+def make_assignment(member, submission):
+    from challenges.judging import services as judging
+
+    assignment = judging.assign(actor=_staff("factory-author@example.gov"), member=member, submission=submission,
+                                notify=False)
+    db.session.commit()
+    return assignment

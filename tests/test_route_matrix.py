@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.factories import make_challenge, make_submission, make_user
+from tests.factories import close_submissions, make_assignment, make_challenge, make_judge, make_submission, make_user
 
-ROLES = ("anonymous", "vendor", "other_vendor", "judge", "member", "staff", "admin")
+ROLES = ("anonymous", "vendor", "other_vendor", "judge", "conflicted_judge", "member", "staff", "admin")
 LOGIN = "login"  # redirected to the sign-in page
 ALLOWED = "allowed"  # any answer but login/403/404/5xx: the role got through the guard
 
@@ -162,13 +162,56 @@ MATRIX: dict[str, Route] = {
         "GET", lambda c: f"/staff/applications/{c['submission'].id}/files/{c['file'].id}", STAFF_ONLY),
 }
 
-# Columns added by later issues default to the vendor's expectation on routes that predate them.
+# Judging. "judge" is on the panel, attested and assigned the matrix entry; "conflicted_judge" is on the
+# same panel but declared a conflict with it, so their assignment to it was withdrawn.
+NOT_FOUND_BUT = {**dict.fromkeys(ROLES, 404), "anonymous": LOGIN}
+JUDGE_OWN = {**NOT_FOUND_BUT, "judge": 200}
+JUDGE_ACTION = {**NOT_FOUND_BUT, "judge": ALLOWED}
+MEMBER_OWN = {**NOT_FOUND_BUT, "judge": 200, "conflicted_judge": 200}  # their own panel seat
+
+
+def _stf(ctx: dict[str, Any], tail: str) -> str:
+    return f"/staff/challenges/{ctx['published'].slug}/phases/{ctx['published'].phases[0].id}/{tail}"
+
+
+MATRIX.update({
+    "judging.queue": Route("GET", lambda c: "/judging/", SIGNED_IN),
+    "judging.accept_invitation": Route("GET", lambda c: "/judging/invitations/not-a-token", SIGNED_IN),
+    "judging.attest": Route("GET", lambda c: f"/judging/panels/{c['member'].id}/attestation", JUDGE_OWN),
+    "judging.conflicts": Route("GET", lambda c: f"/judging/panels/{c['member'].id}/conflicts", JUDGE_OWN),
+    "judging.bids": Route("GET", lambda c: f"/judging/panels/{c['member'].id}/bids", JUDGE_OWN),
+    "judging.entry": Route("GET", lambda c: f"/judging/entries/{c['assignment'].id}", JUDGE_OWN),
+    "judging.recuse": Route("POST", lambda c: f"/judging/entries/{c['assignment'].id}/recuse", JUDGE_ACTION,
+                            {"reason": "matrix"}),
+    "judging.download": Route("GET", lambda c: f"/judging/entries/{c['assignment'].id}/files/{c['file'].id}",
+                              JUDGE_OWN),
+    "panel.panel": Route("GET", lambda c: _stf(c, "panel"), STAFF_ONLY),
+    "panel.conflicts": Route("GET", lambda c: _stf(c, "conflicts"), STAFF_ONLY),
+    "panel.assignments": Route("GET", lambda c: _stf(c, "assignments"), STAFF_ONLY),
+    "panel.export_assignments": Route("GET", lambda c: _stf(c, "assignments.csv"), STAFF_ONLY),
+    "panel.progress": Route("GET", lambda c: _stf(c, "progress"), STAFF_ONLY),
+    "panel.import_scores": Route("GET", lambda c: _stf(c, "import-scores"), STAFF_ONLY),
+    "panel.update_member": Route("POST", lambda c: f"/staff/panel-members/{c['member'].id}", STAFF_ACTION,
+                                 {"action": "update", "max_load": "5", "min_load": "0"}),
+    "panel.decide_conflict": Route("POST", lambda c: f"/staff/conflicts/{c['conflict'].id}/decide", STAFF_ACTION,
+                                   {"decision": "confirm"}),
+    "panel.decide_run": Route("POST", lambda c: f"/staff/assignment-runs/{c['run'].id}", STAFF_ACTION,
+                              {"decision": "discard"}),
+    "panel.remove_assignment": Route("POST", lambda c: f"/staff/assignments/{c['assignment'].id}/remove",
+                                     STAFF_ACTION, {"reason": "matrix"}),
+})
+_ = MEMBER_OWN
+
+# Columns added by later issues default to an older column's expectation on routes that predate them:
+# another vendor to the vendor's, a conflicted judge to the judge's.
 for _route in MATRIX.values():
     _route.expect.setdefault("other_vendor", _route.expect["vendor"])
+    _route.expect.setdefault("conflicted_judge", _route.expect["judge"])
 
 # Pages that must not even admit a draft exists to people who may not see it.
 HIDDEN_DRAFT = {
-    "anonymous": 404, "vendor": 404, "other_vendor": 404, "judge": 404, "member": 404, "staff": 200, "admin": 200,
+    "anonymous": 404, "vendor": 404, "other_vendor": 404, "judge": 404, "conflicted_judge": 404, "member": 404,
+    "staff": 200, "admin": 200,
 }
 
 
@@ -186,7 +229,30 @@ def ctx(app, db):
     job = request_zip(actor=author, phase=published.phases[0])
     db.session.commit()
     jobs.dispatch_committed()
+    judged = published.phases[0]
+    judged.bids_enabled = True
+    close_submissions(judged)
+    judge_user = make_user(email="judge@example.gov", roles=("judge",))
+    conflicted_user = make_user(email="conflicted_judge@example.gov", roles=("judge",))
+    member = make_judge(judged, user=judge_user)
+    conflicted = make_judge(judged, user=conflicted_user)
+    assignment = make_assignment(member, submission)
+    withdrawn = make_assignment(conflicted, submission)
+    from challenges.judging import services as judging
+    from challenges.judging.models import AssignmentRun
+
+    conflict = judging.declare_conflict(actor=conflicted_user, member=conflicted, type_="employment",
+                                        reason="Former employer", submission=submission)
+    run = AssignmentRun(phase_id=judged.id, mode="ensure", inputs_hash="matrix", result={"pairs": [], "loads": {}})
+    db.session.add(run)
+    db.session.commit()
+    assert withdrawn.status == "removed"
     return {
+        "member": member,
+        "assignment": assignment,
+        "withdrawn": withdrawn,
+        "conflict": conflict,
+        "run": run,
         "job": job,
         "submission": submission,
         "file": stored,
@@ -241,3 +307,40 @@ def test_draft_challenge_page_is_hidden(role, client, ctx, login_as):
     assert response.status_code == HIDDEN_DRAFT[role]
     if response.status_code == 404:
         assert ctx["draft"].title.encode() not in response.data
+
+
+@pytest.mark.parametrize("path", ["", "/files/{file}"])
+def test_conflicted_judge_never_reaches_the_entry(path, client, ctx, login_as):
+    """Their own (withdrawn) assignment to the conflicted entry is 404 like any stranger's, also for a POST."""
+    login_as("conflicted_judge")
+    url = f"/judging/entries/{ctx['withdrawn'].id}" + path.format(file=ctx["file"].id)
+    assert client.get(url).status_code == 404
+    posted = client.post(f"/judging/entries/{ctx['withdrawn'].id}", data={"score-quality": "5", "action": "submit"})
+    assert posted.status_code == 404
+    queue = client.get("/judging/")
+    assert ctx["submission"].public_code not in queue.text
+
+
+def test_scoring_someone_elses_assignment_is_404(client, ctx, login_as):
+    login_as("conflicted_judge")
+    response = client.post(f"/judging/entries/{ctx['assignment'].id}",
+                           data={"score-quality": "5", "score-impact": "5", "action": "submit"})
+    assert response.status_code == 404
+    from challenges.judging.models import Review
+
+    assert ctx["assignment"].review is None and Review.query.count() == 0
+
+
+def test_vendor_never_learns_who_judged_them(client, ctx, login_as):
+    login_as("judge")
+    client.post(f"/judging/entries/{ctx['assignment'].id}",
+                data={"score-quality": "5", "score-impact": "4", "action": "submit"})
+    from challenges.judging.models import Review
+
+    assert Review.query.filter_by(status="submitted").count() == 1
+    login_as(ctx["submission"].organization.memberships[0].user)
+    for url in ("/vendor/", f"/vendor/applications/{ctx['submission'].id}",
+                f"/vendor/applications/{ctx['submission'].id}/receipts/{ctx['submission'].submitted_version}"):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert "judge@example.gov" not in page.text and "conflicted_judge" not in page.text

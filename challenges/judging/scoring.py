@@ -1,0 +1,118 @@
+"""One review's arithmetic and validation (SCORING.md sections 1 and 2). Pure: criteria are read
+through their attributes, so the same rules serve the judge's form, the CSV import and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+
+class CriterionLike(Protocol):
+    key: str
+    name: str
+    weight: float
+    scale_min: float
+    scale_max: float
+    step: float
+    higher_is_better: bool
+    required: bool
+    independent: bool
+    comment_rule: str
+    min_comment_chars: int
+
+
+@dataclass(frozen=True)
+class ReviewTotal:
+    total: float | None  # 0..100, None when no weighted criterion has a value
+    coverage: float  # share of the weight that was scored
+
+
+def _dec(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
+def normalised(criterion: CriterionLike, value: float) -> float:
+    span = criterion.scale_max - criterion.scale_min
+    n = (value - criterion.scale_min) / span if span else 0.0
+    return n if criterion.higher_is_better else 1 - n
+
+
+def review_total(criteria: Iterable[CriterionLike], values: Mapping[str, float | None]) -> ReviewTotal:
+    """T = 100 * sum(w n) / sum(w) over the scored, non-independent criteria. A missing value is never 0."""
+    weighted = [c for c in criteria if not c.independent]
+    scored = [c for c in weighted if values.get(c.key) is not None]
+    all_weight = sum(c.weight for c in weighted)
+    weight = sum(c.weight for c in scored)
+    if weight <= 0:
+        return ReviewTotal(None, 0.0)
+    total = 100 * sum(c.weight * normalised(c, float(values[c.key])) for c in scored) / weight  # type: ignore[arg-type]
+    return ReviewTotal(total, weight / all_weight if all_weight else 0.0)
+
+
+def parse_value(raw: Any) -> float | None:
+    """'' and None mean 'not scored'; anything else must be a number (ValueError otherwise)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        number = Decimal(str(raw).strip())
+    except InvalidOperation as exc:
+        raise ValueError("Enter a number.") from exc
+    if not number.is_finite():
+        raise ValueError("Enter a number.")
+    return float(number)
+
+
+def value_error(criterion: CriterionLike, value: float) -> str | None:
+    """V1: within [min, max] and on the step grid (decimal arithmetic, so 0.1 steps work)."""
+    low, high = criterion.scale_min, criterion.scale_max
+    if value < low or value > high:
+        return f"Score {criterion.name} from {_fmt(low)} to {_fmt(high)}."
+    step = _dec(criterion.step)
+    if step > 0 and (_dec(value) - _dec(low)) % step != 0:
+        return f"Score {criterion.name} in steps of {_fmt(criterion.step)} from {_fmt(low)}."
+    return None
+
+
+def comment_needed(criterion: CriterionLike, value: float | None) -> bool:
+    """V3: always | below:<normalised v> | extremes | never."""
+    rule = (criterion.comment_rule or "never").strip()
+    if rule == "always":
+        return True
+    if value is None:
+        return False
+    if rule.startswith("below:"):
+        return normalised(criterion, value) <= float(rule.split(":", 1)[1])
+    if rule == "extremes":
+        return value in (criterion.scale_min, criterion.scale_max)
+    return False
+
+
+def review_errors(criteria: Iterable[CriterionLike], values: Mapping[str, float | None],
+                  comments: Mapping[str, str], *, submitting: bool) -> dict[str, str]:
+    """Errors keyed by criterion key. A draft is checked for V1 only; submitting adds V2 and V3."""
+    errors: dict[str, str] = {}
+    for criterion in criteria:
+        value = values.get(criterion.key)
+        if value is not None:
+            problem = value_error(criterion, value)
+            if problem:
+                errors[criterion.key] = problem
+                continue
+        if not submitting:
+            continue
+        if value is None and criterion.required:
+            errors[criterion.key] = f"Score {criterion.name}: it is required."
+            continue
+        comment = (comments.get(criterion.key) or "").strip()
+        if comment_needed(criterion, value):
+            needed = max(criterion.min_comment_chars or 0, 1)
+            if len(comment) < needed:
+                errors[criterion.key] = (f"Explain the score for {criterion.name} in at least {needed} "
+                                         f"character{'s' if needed != 1 else ''} (now {len(comment)}).")
+    return errors
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"

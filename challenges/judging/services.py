@@ -1,0 +1,1181 @@
+"""Judging rules: panels, attestation, conflicts, bids, assignment, reviews, progress, score import.
+
+One rule, one place: who may see an entry (`judge_assignment`), which pairs conflict
+(`conflicted_pairs`), when judging is open (`judging_open`), what a review must contain
+(`scoring.review_errors`). Views, CLI commands and jobs all call these functions.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from .. import audit, mail
+from ..accounts.models import Role, User, UserRole
+from ..errors import Conflict as ConflictError
+from ..errors import NotFound, PermissionDenied, ValidationFailed
+from ..extensions import db
+from ..links import external_url
+from ..models import Challenge, ChallengeStatus, Phase, Rubric
+from ..services import current_rubric, require_staff
+from ..submissions.models import Membership, Organization, Submission
+from ..timezones import utcnow
+from . import assignment as solver
+from .models import (
+    BID_VALUES,
+    CONFLICT_TYPES,
+    Assignment,
+    AssignmentRun,
+    Bid,
+    Conflict,
+    PanelMember,
+    PanelStatus,
+    Review,
+    ReviewRevision,
+    Score,
+)
+from .scoring import ReviewTotal, parse_value, review_errors, review_total
+
+ATTESTATION_TEXT = """\
+**Non-disclosure.** I will keep every application, file, score and discussion of this challenge
+confidential, use them only to judge this phase, and delete any copies I made when judging ends.
+
+**Conflicts of interest.** I will declare any financial, employment, organisational, personal or
+advisory relationship with an applicant, or anything else that could make my judgement appear
+partial, as soon as I become aware of it, and I will not score an entry I am conflicted with.
+
+**Independence.** My scores will be my own judgement against the published rubric.
+"""
+ATTESTATION_VERSION = hashlib.sha256(ATTESTATION_TEXT.encode()).hexdigest()[:16]
+FREE_MAIL = frozenset({"gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "aol.com",
+                       "proton.me", "protonmail.com", "example.com"})
+LIVE_ASSIGNMENT = "assigned"
+MODES = ("assign", "ensure", "rebalance")
+
+
+# --- panel ------------------------------------------------------------------------------------
+
+
+def _normalise_tags(tags: Any) -> list[str]:
+    if isinstance(tags, str):
+        tags = re.split(r"[,;\n]", tags)
+    return sorted({t.strip().lower() for t in tags or [] if t and t.strip()})
+
+
+def _panel_errors(max_load: int, min_load: int) -> dict[str, str]:
+    errors = {}
+    if max_load < 0 or max_load > 1000:
+        errors["max_load"] = "Enter a maximum load from 0 to 1000."
+    if min_load < 0 or min_load > max_load:
+        errors["min_load"] = "The minimum load must be between 0 and the maximum load."
+    return errors
+
+
+def _invite_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="panel-invitation")
+
+
+def invite_judge(*, actor: User, phase: Phase, email: str, expertise: Any = (), max_load: int = 10,
+                 min_load: int = 0, agency: str = "", is_chair: bool = False, notify: bool = True) -> PanelMember:
+    """Add a judge to the phase's panel and email them a link (works for existing and new people)."""
+    from ..accounts.services import get_user_by_email, normalize_email
+
+    require_staff(actor)
+    try:
+        address = normalize_email(email)
+    except ValidationFailed as exc:
+        raise ValidationFailed("Enter the judge's email address.", {"email": exc.message}) from exc
+    errors = _panel_errors(max_load, min_load)
+    if errors:
+        raise ValidationFailed("Please correct the judge's details.", errors)
+    member = db.session.execute(select(PanelMember).where(PanelMember.phase_id == phase.id,
+                                                          PanelMember.email == address)).scalar_one_or_none()
+    if member is not None and member.status in (PanelStatus.ACTIVE, PanelStatus.INVITED):
+        raise ConflictError(f"{address} is already on this panel.", {"email": f"{address} is already on this panel."})
+    user = get_user_by_email(address)
+    if member is None:
+        member = PanelMember(phase_id=phase.id, email=address)
+        db.session.add(member)
+    member.user_id = user.id if user else None
+    member.status = PanelStatus.INVITED.value
+    member.expertise, member.max_load, member.min_load = _normalise_tags(expertise), max_load, min_load
+    member.agency = (agency or address.rsplit("@", 1)[-1]).strip()[:200]
+    member.is_chair, member.invited_by_id, member.invited_at = bool(is_chair), actor.id, utcnow()
+    db.session.flush()
+    if is_chair:
+        _only_one_chair(member)
+    if notify:
+        token = _invite_serializer().dumps({"id": member.id, "email": address})
+        mail.queue(to=address, subject=f"Invitation to judge: {phase.challenge.title}", template="judge_invitation",
+                   dedupe_key=f"panel-invite:{member.id}:{member.invited_at.isoformat()}", member=member,
+                   phase=phase, inviter=actor, link=external_url("judging.accept_invitation", token=token))
+    audit.record(actor=actor, action="panel.invited", obj=member,
+                 details={"phase": phase.id, "email": address, "max_load": max_load, "min_load": min_load})
+    detect_suspected(phase)
+    return member
+
+
+def _only_one_chair(member: PanelMember) -> None:
+    db.session.execute(update(PanelMember).where(PanelMember.phase_id == member.phase_id,
+                                                 PanelMember.id != member.id).values(is_chair=False))
+
+
+def update_member(*, actor: User, member: PanelMember, expertise: Any, max_load: int, min_load: int,
+                  agency: str, is_chair: bool) -> PanelMember:
+    require_staff(actor)
+    errors = _panel_errors(max_load, min_load)
+    if errors:
+        raise ValidationFailed("Please correct the judge's details.", errors)
+    before = {"expertise": member.expertise, "max_load": member.max_load, "min_load": member.min_load,
+              "agency": member.agency, "is_chair": member.is_chair}
+    member.expertise, member.max_load, member.min_load = _normalise_tags(expertise), max_load, min_load
+    member.agency, member.is_chair = agency.strip()[:200], bool(is_chair)
+    if is_chair:
+        _only_one_chair(member)
+    db.session.flush()
+    audit.record(actor=actor, action="panel.updated", obj=member, details={"before": before})
+    return member
+
+
+def remove_member(*, actor: User, member: PanelMember, reason: str) -> None:
+    require_staff(actor)
+    if not reason.strip():
+        raise ValidationFailed("Give a reason.", {"reason": "Say why this judge leaves the panel."})
+    member.status = PanelStatus.REMOVED.value
+    for assignment in _live_assignments(member.phase_id, member_id=member.id):
+        assignment.status, assignment.reason = "removed", f"judge removed from the panel: {reason.strip()}"
+    db.session.flush()
+    audit.record(actor=actor, action="panel.removed", obj=member, details={"reason": reason.strip()})
+
+
+def accept_invitation(*, actor: User, token: str, max_age: int = 30 * 24 * 3600) -> PanelMember:
+    from itsdangerous import BadSignature, SignatureExpired
+
+    try:
+        data = _invite_serializer().loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise ValidationFailed("This invitation has expired; ask the programme team for a new one.") from exc
+    except BadSignature as exc:
+        raise ValidationFailed("This invitation link is not valid.") from exc
+    member = db.session.get(PanelMember, data.get("id"))
+    if member is None or member.email != data.get("email") or member.status == PanelStatus.REMOVED:
+        raise ValidationFailed("This invitation no longer exists.")
+    if actor.email != member.email:
+        raise PermissionDenied(f"This invitation is for {member.email}. Sign in with that address.")
+    if member.status != PanelStatus.ACTIVE:
+        member.user_id, member.status, member.accepted_at = actor.id, PanelStatus.ACTIVE.value, utcnow()
+        audit.record(actor=actor, action="panel.accepted", obj=member, details={"phase": member.phase_id})
+    if not actor.has_role(Role.JUDGE):
+        actor.role_rows.append(UserRole(user_id=actor.id, role=Role.JUDGE.value, granted_by_id=member.invited_by_id))
+        audit.record(actor=actor, action="user.role_granted", obj=actor, details={"role": "judge", "via": "panel"})
+    db.session.flush()
+    return member
+
+
+def attest(*, actor: User, member: PanelMember, version: str, affiliations: Any = ()) -> PanelMember:
+    """The judge signs the current attestation text (its version hash is stored) and lists affiliations."""
+    _require_own(actor, member)
+    if version != ATTESTATION_VERSION:
+        raise ConflictError("The attestation text changed while you were reading it; read it again.")
+    member.attested_at, member.attestation_version = utcnow(), ATTESTATION_VERSION
+    member.affiliations = [a for a in (x.strip() for x in (
+        re.split(r"[\n;]", affiliations) if isinstance(affiliations, str) else affiliations)) if a][:50]
+    db.session.flush()
+    audit.record(actor=actor, action="panel.attested", obj=member,
+                 details={"version": ATTESTATION_VERSION, "affiliations": member.affiliations})
+    detect_suspected(member.phase)
+    return member
+
+
+def _require_own(actor: User, member: PanelMember) -> None:
+    if member.user_id != actor.id or member.status != PanelStatus.ACTIVE:
+        raise NotFound("No such panel.")
+
+
+def panel(phase: Phase) -> list[PanelMember]:
+    return list(db.session.execute(
+        select(PanelMember).where(PanelMember.phase_id == phase.id, PanelMember.status != PanelStatus.REMOVED)
+        .order_by(PanelMember.is_chair.desc(), PanelMember.email)).scalars())
+
+
+def memberships_of(user: User) -> list[PanelMember]:
+    """The panels a person sits on (active), newest phase first."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(db.session.execute(
+        select(PanelMember).join(Phase).join(Challenge)
+        .where(PanelMember.user_id == user.id, PanelMember.status == PanelStatus.ACTIVE,
+               Challenge.status != ChallengeStatus.ARCHIVED.value)
+        .order_by(Phase.closes_at.desc())).scalars())
+
+
+def member_for(user: User, phase: Phase) -> PanelMember | None:
+    return next((m for m in memberships_of(user) if m.phase_id == phase.id), None)
+
+
+# --- entries ----------------------------------------------------------------------------------
+
+
+def entries(phase: Phase) -> list[Submission]:
+    """Entries that can be judged: submitted (or imported) and not withdrawn or disqualified."""
+    return list(db.session.execute(
+        select(Submission).where(Submission.phase_id == phase.id, Submission.status == "submitted")
+        .order_by(Submission.public_code, Submission.id)).scalars())
+
+
+def entry_tags(submission: Submission) -> set[str]:
+    """An entry's topics: the options chosen in its select and multi-select questions."""
+    tags: set[str] = set()
+    for question in submission.phase.fields:
+        value = (submission.answers or {}).get(question.key)
+        if question.type == "select" and value:
+            tags.add(str(value).strip().lower())
+        elif question.type == "multiselect":
+            tags.update(str(v).strip().lower() for v in value or [])
+    return tags
+
+
+# --- conflicts --------------------------------------------------------------------------------
+
+
+def _conflict_errors(type_: str, reason: str, organization: Organization | None,
+                     submission: Submission | None) -> dict[str, str]:
+    errors = {}
+    if type_ not in CONFLICT_TYPES:
+        errors["type"] = "Choose the kind of conflict."
+    if not reason.strip():
+        errors["reason"] = "Describe the conflict in a sentence."
+    if (organization is None) == (submission is None):
+        errors["target"] = "Choose an organisation or one entry."
+    return errors
+
+
+def declare_conflict(*, actor: User, member: PanelMember, type_: str, reason: str,
+                     organization: Organization | None = None, submission: Submission | None = None) -> Conflict:
+    """The judge declares a conflict; it takes effect at once (assignments to it are withdrawn)."""
+    _require_own(actor, member)
+    return _add_conflict(actor, member, "declared", type_, reason, organization, submission)
+
+
+def declare_organisation(*, actor: User, member: PanelMember, type_: str, reason: str, name: str) -> Conflict | None:
+    """A conflict typed by organisation name. If an applicant matches it becomes a conflict with it; either
+    way the name joins the judge's affiliations, so a later applicant of that name is flagged. The answer
+    is the same whether or not anyone matched, so blind judging reveals nothing."""
+    _require_own(actor, member)
+    errors = {k: v for k, v in _conflict_errors(type_, reason, None, None).items() if k != "target"}
+    if not _name_key(name):
+        errors["organization"] = "Name the organisation."
+    if errors:
+        raise ValidationFailed("Please correct the conflict.", errors)
+    if name.strip() not in (member.affiliations or []):
+        member.affiliations = [*(member.affiliations or []), name.strip()[:200]]
+    match = next((o for o in db.session.execute(select(Organization).where(Organization.id.in_(
+        select(Submission.organization_id).where(Submission.phase_id == member.phase_id)))).scalars()
+        if _name_key(o.legal_name) == _name_key(name)), None)
+    audit.record(actor=actor, action="conflict.declared_name", obj=member, details={"name": name.strip()})
+    if match is None:
+        db.session.flush()
+        return None
+    return _add_conflict(actor, member, "declared", type_, reason, match, None)
+
+
+def pin_conflict(*, actor: User, member: PanelMember, type_: str, reason: str,
+                 organization: Organization | None = None, submission: Submission | None = None) -> Conflict:
+    require_staff(actor)
+    return _add_conflict(actor, member, "pinned", type_, reason, organization, submission)
+
+
+def _add_conflict(actor: User, member: PanelMember, source: str, type_: str, reason: str,
+                  organization: Organization | None, submission: Submission | None) -> Conflict:
+    errors = _conflict_errors(type_, reason, organization, submission)
+    if submission is not None and submission.phase_id != member.phase_id:
+        errors["target"] = "That entry is not in this phase."
+    if errors:
+        raise ValidationFailed("Please correct the conflict.", errors)
+    conflict = Conflict(phase_id=member.phase_id, panel_member_id=member.id, type=type_, source=source,
+                        status="active", reason=reason.strip(), created_by_id=actor.id,
+                        organization_id=organization.id if organization else None,
+                        submission_id=submission.id if submission else None)
+    db.session.add(conflict)
+    db.session.flush()
+    audit.record(actor=actor, action=f"conflict.{source}", obj=conflict,
+                 details={"judge": member.email, "type": type_, "organization": conflict.organization_id,
+                          "submission": conflict.submission_id})
+    _withdraw_conflicted(actor, member.phase)
+    return conflict
+
+
+def decide_suspected(*, actor: User, conflict: Conflict, confirm: bool, reason: str = "") -> Conflict:
+    """Staff confirm a suspected conflict (it becomes active) or dismiss it (it stops blocking)."""
+    require_staff(actor)
+    if conflict.status != "suspected":
+        raise ConflictError("This conflict was already decided.")
+    if not confirm and not reason.strip():
+        raise ValidationFailed("Give a reason.", {"reason": "Say why this is not a conflict."})
+    conflict.status = "active" if confirm else "dismissed"
+    conflict.decided_by_id, conflict.decided_at = actor.id, utcnow()
+    if reason.strip():
+        conflict.reason = reason.strip()
+    db.session.flush()
+    audit.record(actor=actor, action="conflict.confirmed" if confirm else "conflict.dismissed", obj=conflict,
+                 details={"reason": reason.strip()})
+    return conflict
+
+
+def _domain(address_or_url: str) -> str:
+    text = (address_or_url or "").strip().lower()
+    if "@" in text:
+        text = text.rsplit("@", 1)[1]
+    text = re.sub(r"^[a-z]+://", "", text).split("/", 1)[0].split(":", 1)[0]
+    return text.removeprefix("www.").rstrip(".")
+
+
+def _name_key(text: str) -> str:
+    text = re.sub(r"[^a-z0-9 ]", " ", (text or "").lower())
+    words = [w for w in text.split() if w not in {"inc", "llc", "ltd", "corp", "corporation", "co", "the", "company"}]
+    return " ".join(words)
+
+
+def detect_suspected(phase: Phase) -> list[Conflict]:
+    """Flag judge-organisation pairs that look related; a dismissed pair is never flagged again."""
+    members = [m for m in panel(phase) if m.status in (PanelStatus.ACTIVE, PanelStatus.INVITED)]
+    organizations = list(db.session.execute(
+        select(Organization).where(Organization.id.in_(
+            select(Submission.organization_id).where(Submission.phase_id == phase.id)))).scalars())
+    if not members or not organizations:
+        return []
+    existing = {(c.panel_member_id, c.organization_id) for c in db.session.execute(
+        select(Conflict).where(Conflict.phase_id == phase.id, Conflict.organization_id.is_not(None))).scalars()}
+    people = defaultdict(set)
+    for org_id, user_id in db.session.execute(
+            select(Membership.organization_id, Membership.user_id)
+            .where(Membership.organization_id.in_([o.id for o in organizations]))):
+        people[org_id].add(user_id)
+    created = []
+    for member in members:
+        judge_domain = _domain(member.email)
+        affiliations = [a for a in member.affiliations or []]
+        for org in organizations:
+            if (member.id, org.id) in existing:
+                continue
+            evidence = []
+            org_domains = {d for d in (org.email_domain or "", _domain(org.website or "")) if d}
+            if member.user_id and member.user_id in people[org.id]:
+                evidence.append("the judge is a member of this organisation")
+            if judge_domain and judge_domain not in FREE_MAIL and judge_domain in org_domains:
+                evidence.append(f"the judge's email domain {judge_domain} is the organisation's")
+            for affiliation in affiliations:
+                if _name_key(affiliation) and _name_key(affiliation) == _name_key(org.legal_name):
+                    evidence.append(f"declared affiliation “{affiliation}” matches the organisation's name")
+                elif _domain(affiliation) in org_domains and "." in _domain(affiliation):
+                    evidence.append(f"declared affiliation “{affiliation}” matches the organisation's domain")
+            if evidence:
+                conflict = Conflict(phase_id=phase.id, panel_member_id=member.id, organization_id=org.id,
+                                    type="organisational", source="suspected", status="suspected",
+                                    evidence="; ".join(evidence))
+                db.session.add(conflict)
+                created.append(conflict)
+    if created:
+        db.session.flush()
+        for conflict in created:
+            audit.record(actor=None, action="conflict.suspected", obj=conflict,
+                         details={"evidence": conflict.evidence, "organization": conflict.organization_id})
+        _withdraw_conflicted(None, phase)  # a suspicion blocks until staff dismiss it
+    return created
+
+
+def conflicted_pairs(phase: Phase) -> set[tuple[int, int]]:
+    """(panel member id, submission id) pairs that must never meet: blocking conflicts and 'no' bids."""
+    org_of = dict(db.session.execute(select(Submission.id, Submission.organization_id)
+                                     .where(Submission.phase_id == phase.id)).all())
+    subs_of_org: dict[int, list[int]] = defaultdict(list)
+    for sub_id, org_id in org_of.items():
+        subs_of_org[org_id].append(sub_id)
+    pairs: set[tuple[int, int]] = set()
+    for member_id, org_id, sub_id in db.session.execute(
+            select(Conflict.panel_member_id, Conflict.organization_id, Conflict.submission_id)
+            .where(Conflict.phase_id == phase.id, Conflict.status.in_(("active", "suspected")))):
+        if sub_id is not None:
+            pairs.add((member_id, sub_id))
+        if org_id is not None:
+            pairs.update((member_id, s) for s in subs_of_org.get(org_id, []))
+    pairs.update(db.session.execute(
+        select(Bid.panel_member_id, Bid.submission_id).join(PanelMember)
+        .where(PanelMember.phase_id == phase.id, Bid.value == "no")).tuples())
+    return pairs
+
+
+def is_conflicted(member: PanelMember, submission: Submission) -> bool:
+    return (member.id, submission.id) in conflicted_pairs(member.phase)
+
+
+def _withdraw_conflicted(actor: User | None, phase: Phase) -> None:
+    """Conflicts are checked again whenever they change: a conflicted assignment is withdrawn."""
+    pairs = conflicted_pairs(phase)
+    for assignment in _live_assignments(phase.id):
+        if (assignment.panel_member_id, assignment.submission_id) in pairs:
+            assignment.status, assignment.reason = "removed", "conflict of interest"
+            audit.record(actor=actor, action="assignment.removed", obj=assignment, details={"reason": "conflict"})
+    db.session.flush()
+
+
+# --- bids -------------------------------------------------------------------------------------
+
+
+def place_bid(*, actor: User, member: PanelMember, submission: Submission, value: str) -> Bid | None:
+    """yes / maybe / no, or '' to clear. 'no' keeps the judge away from the entry like a conflict."""
+    _require_own(actor, member)
+    phase = member.phase
+    if not phase.bids_enabled:
+        raise ConflictError("Bidding is not open for this phase.")
+    if submission.phase_id != phase.id or submission.status != "submitted":
+        raise NotFound("No such entry.")
+    if value not in (*BID_VALUES, ""):
+        raise ValidationFailed("Choose yes, maybe or no.", {"value": "Choose yes, maybe or no."})
+    bid = db.session.execute(select(Bid).where(Bid.panel_member_id == member.id,
+                                               Bid.submission_id == submission.id)).scalar_one_or_none()
+    if value == "":
+        if bid is not None:
+            db.session.delete(bid)
+        bid = None
+    else:
+        if bid is None:
+            bid = Bid(panel_member_id=member.id, submission_id=submission.id, value=value)
+            db.session.add(bid)
+        bid.value = value
+    db.session.flush()
+    if value == "no":
+        _withdraw_conflicted(actor, phase)
+    return bid
+
+
+def bids_of(member: PanelMember) -> dict[int, str]:
+    return dict(db.session.execute(select(Bid.submission_id, Bid.value)
+                                   .where(Bid.panel_member_id == member.id)).tuples().all())
+
+
+# --- assignment -------------------------------------------------------------------------------
+
+
+def _live_assignments(phase_id: int, *, member_id: int | None = None) -> list[Assignment]:
+    query = select(Assignment).where(Assignment.phase_id == phase_id, Assignment.status == LIVE_ASSIGNMENT)
+    if member_id is not None:
+        query = query.where(Assignment.panel_member_id == member_id)
+    return list(db.session.execute(query).scalars())
+
+
+def assign(*, actor: User, member: PanelMember, submission: Submission, source: str = "manual",
+           run: AssignmentRun | None = None, notify: bool = True) -> Assignment:
+    """Assign one entry to one judge; refuses conflicts, inactive judges and entries not open to judging."""
+    require_staff(actor)
+    if member.status != PanelStatus.ACTIVE:
+        raise ConflictError(f"{member.email} has not accepted the invitation yet.")
+    if submission.phase_id != member.phase_id or submission.status != "submitted":
+        raise ConflictError(f"{submission.public_code or submission.id} is not a submitted entry of this phase.")
+    if is_conflicted(member, submission):
+        raise ConflictError(f"{member.email} has a conflict of interest with {submission.public_code}.")
+    existing = db.session.execute(select(Assignment).where(
+        Assignment.panel_member_id == member.id, Assignment.submission_id == submission.id)).scalar_one_or_none()
+    if existing is not None and existing.status == LIVE_ASSIGNMENT:
+        return existing
+    if existing is not None and existing.status == "recused":
+        raise ConflictError(f"{member.email} recused from {submission.public_code}.")
+    assignment = existing or Assignment(phase_id=member.phase_id, panel_member_id=member.id,
+                                        submission_id=submission.id)
+    assignment.status, assignment.source, assignment.reason = LIVE_ASSIGNMENT, source, ""
+    assignment.run_id = run.id if run else None
+    db.session.add(assignment)
+    db.session.flush()
+    audit.record(actor=actor, action="assignment.created", obj=assignment,
+                 details={"judge": member.email, "entry": submission.public_code, "source": source})
+    if notify:
+        _notify_judge(member, reason=f"assign:{assignment.id}")
+    return assignment
+
+
+def unassign(*, actor: User, assignment: Assignment, reason: str) -> None:
+    require_staff(actor)
+    if not reason.strip():
+        raise ValidationFailed("Give a reason.", {"reason": "Say why the assignment is withdrawn."})
+    if assignment.review is not None and assignment.review.status == "submitted":
+        raise ConflictError("This judge already submitted a review of the entry; it stays on record.")
+    assignment.status, assignment.reason = "removed", reason.strip()
+    db.session.flush()
+    audit.record(actor=actor, action="assignment.removed", obj=assignment, details={"reason": reason.strip()})
+
+
+def recuse(*, actor: User, assignment: Assignment, reason: str) -> None:
+    """The judge steps away from one assigned entry; staff top up with the ensure mode."""
+    member = assignment.panel_member
+    _require_own(actor, member)
+    if not reason.strip():
+        raise ValidationFailed("Give a reason.", {"reason": "Say briefly why you recuse yourself."})
+    if assignment.status != LIVE_ASSIGNMENT:
+        raise NotFound("No such assignment.")
+    assignment.status, assignment.reason = "recused", reason.strip()
+    db.session.flush()
+    audit.record(actor=actor, action="assignment.recused", obj=assignment, details={"reason": reason.strip()})
+
+
+def _notify_judge(member: PanelMember, *, reason: str) -> None:
+    if member.user is None or not member.user.password_hash:
+        return
+    mail.queue(to=member.email, subject=f"Entries to judge: {member.phase.challenge.title}",
+               template="judge_assigned", dedupe_key=f"judge-assigned:{member.id}:{reason}", member=member,
+               phase=member.phase, link=external_url("judging.queue"))
+
+
+def affinity(members: list[PanelMember], subs: list[Submission], *, bids: dict[tuple[int, int], str],
+             use_bids: bool) -> np.ndarray:
+    """a_ij in [0, 1]: with bidding, 0.7 x the bid rank (yes 1, maybe 0.6, none 0.3) + 0.3 x expertise
+    overlap; without, the expertise overlap alone (share of the entry's topics the judge knows)."""
+    matrix = np.zeros((len(members), len(subs)))
+    tags = [entry_tags(s) for s in subs]
+    rank = {"yes": 1.0, "maybe": 0.6}
+    for ji, member in enumerate(members):
+        expertise = set(member.expertise or [])
+        for ei, sub in enumerate(subs):
+            overlap = len(expertise & tags[ei]) / len(tags[ei]) if tags[ei] else 0.0
+            if use_bids:
+                matrix[ji, ei] = 0.7 * rank.get(bids.get((member.id, sub.id), ""), 0.3) + 0.3 * overlap
+            else:
+                matrix[ji, ei] = overlap
+    return np.round(matrix, 3)
+
+
+def _inputs_hash(phase: Phase, members: list[PanelMember], subs: list[Submission], locked: set,
+                 forbidden_pairs: set, params: dict) -> str:
+    payload = json.dumps({"phase": phase.id, "members": [(m.id, m.max_load, m.min_load, m.agency, m.expertise)
+                                                         for m in members],
+                          "entries": [s.id for s in subs], "locked": sorted(locked),
+                          "forbidden": sorted(forbidden_pairs), "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _problem_inputs(phase: Phase, mode: str) -> tuple[list[PanelMember], list[Submission], set, list[Assignment],
+                                                      set[tuple[int, int]]]:
+    members = [m for m in panel(phase) if m.status == PanelStatus.ACTIVE]
+    subs = entries(phase)
+    live = _live_assignments(phase.id)
+    started = {a.id for a in live if a.review is not None}
+    if mode == "assign" and live:
+        raise ConflictError("This phase already has assignments: use “ensure” to top up or “rebalance” to move "
+                            "unstarted ones.")
+    movable = [a for a in live if a.id not in started] if mode == "rebalance" else []
+    locked = {(a.panel_member_id, a.submission_id) for a in live if a not in movable}
+    # Recused pairs are never proposed again.
+    gone = set(db.session.execute(select(Assignment.panel_member_id, Assignment.submission_id)
+                                  .where(Assignment.phase_id == phase.id,
+                                         Assignment.status == "recused")).tuples())
+    return members, subs, locked, movable, gone
+
+
+def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = None, max_load: int | None = None,
+            agency_cap: int | None = None, seed: int = 0) -> AssignmentRun:
+    """Solve and store a proposal; nothing changes for judges until `approve_run`."""
+    require_staff(actor)
+    if mode not in MODES:
+        raise ValidationFailed("Choose a mode.", {"mode": "Choose assign, ensure or rebalance."})
+    k = phase.judges_per_entry if k is None else k
+    errors = {}
+    if k < 1 or k > 50:
+        errors["k"] = "Judges per entry must be from 1 to 50."
+    if max_load is not None and max_load < 1:
+        errors["max_load"] = "The maximum load must be at least 1."
+    if agency_cap is not None and agency_cap < 1:
+        errors["agency_cap"] = "The agency cap must be at least 1."
+    if errors:
+        raise ValidationFailed("Please correct the assignment settings.", errors)
+    detect_suspected(phase)
+    members, subs, locked, movable, gone = _problem_inputs(phase, mode)
+    if not members:
+        raise ConflictError("No judge has accepted an invitation to this panel yet.")
+    if not subs:
+        raise ConflictError("There are no submitted entries to assign.")
+    conflicts = conflicted_pairs(phase)
+    member_index = {m.id: n for n, m in enumerate(members)}
+    sub_index = {s.id: n for n, s in enumerate(subs)}
+    forbidden = np.zeros((len(members), len(subs)), dtype=bool)
+    for member_id, sub_id in conflicts | gone:
+        if member_id in member_index and sub_id in sub_index:
+            forbidden[member_index[member_id], sub_index[sub_id]] = True
+    bids = {(b.panel_member_id, b.submission_id): b.value for b in db.session.execute(
+        select(Bid).join(PanelMember).where(PanelMember.phase_id == phase.id)).scalars()} if phase.bids_enabled else {}
+    problem = solver.Problem(
+        judges=[solver.Judge(m.id, max_load if max_load is not None else m.max_load, m.min_load, m.agency or "")
+                for m in members],
+        entries=[solver.Entry(s.id, k) for s in subs],
+        affinity=affinity(members, subs, bids=bids, use_bids=phase.bids_enabled),
+        forbidden=forbidden, locked={p for p in locked if p[0] in member_index and p[1] in sub_index},
+        agency_cap=agency_cap, seed=seed)
+    params = {"k": k, "max_load": max_load, "agency_cap": agency_cap, "mode": mode}
+    code = {s.id: s.public_code or f"#{s.id}" for s in subs}
+    email = {m.id: m.email for m in members}
+    try:
+        solution = solver.solve(problem)
+    except solver.Infeasible as exc:
+        named = [re.sub(r"entry (\d+)", lambda m: f"entry {code.get(int(m.group(1)), m.group(1))}", r)
+                 for r in exc.reasons]
+        named = [re.sub(r"judge (\d+)", lambda m: f"judge {email.get(int(m.group(1)), m.group(1))}", r)
+                 for r in named]
+        raise ValidationFailed("No assignment meets every rule: " + "; ".join(named) + ".",
+                               {"entries": ", ".join(code.get(e, str(e)) for e in exc.entries)}) from exc
+    run = AssignmentRun(
+        phase_id=phase.id, mode=mode, status="proposed", parameters=params, seed=seed,
+        inputs_hash=_inputs_hash(phase, members, subs, locked, conflicts | gone, params),
+        objective=solution.objective, total_affinity=solution.total_affinity, created_by_id=actor.id,
+        result={"pairs": [[j, e] for j, e in solution.pairs],
+                "removed": [a.id for a in movable if (a.panel_member_id, a.submission_id) not in set(solution.pairs)],
+                "kept": len(locked), "loads": {str(j): n for j, n in solution.loads.items()},
+                "min_affinity": {str(e): a for e, a in solution.min_affinity.items()}})
+    # In rebalance mode a movable pair the solver chose again simply stays.
+    again = {(a.panel_member_id, a.submission_id) for a in movable} & set(solution.pairs)
+    run.result["pairs"] = [[j, e] for j, e in solution.pairs if (j, e) not in again]
+    db.session.add(run)
+    db.session.flush()
+    audit.record(actor=actor, action="assignment.proposed", obj=run,
+                 details={**params, "seed": seed, "objective": solution.objective, "pairs": len(solution.pairs)})
+    return run
+
+
+def approve_run(*, actor: User, run: AssignmentRun) -> list[Assignment]:
+    """Apply a proposal if nothing it depended on changed since; judges are then told."""
+    require_staff(actor)
+    if run.status != "proposed":
+        raise ConflictError("This proposal was already decided.")
+    phase = db.session.get(Phase, run.phase_id)
+    detect_suspected(phase)
+    try:
+        members, subs, locked, _movable, gone = _problem_inputs(phase, run.mode)
+        now_hash = _inputs_hash(phase, members, subs, locked, conflicted_pairs(phase) | gone, run.parameters)
+    except ConflictError:  # "assign" on a phase that got assignments meanwhile
+        now_hash = ""
+    if now_hash != run.inputs_hash:
+        run.status = "stale"
+        db.session.flush()
+        raise ConflictError("The panel, the entries or the conflicts changed since this proposal was made; "
+                            "run the assignment again.")
+    by_id = {m.id: m for m in members}
+    sub_by_id = {s.id: s for s in subs}
+    for assignment_id in run.result.get("removed", []):
+        assignment = db.session.get(Assignment, assignment_id)
+        if assignment is not None and assignment.status == LIVE_ASSIGNMENT:
+            assignment.status, assignment.reason = "removed", f"rebalanced by proposal {run.id}"
+    created = [assign(actor=actor, member=by_id[j], submission=sub_by_id[e], source="auto", run=run, notify=False)
+               for j, e in run.result.get("pairs", [])]
+    run.status, run.decided_by_id, run.decided_at = "approved", actor.id, utcnow()
+    db.session.flush()
+    for member_id in sorted({j for j, _ in run.result.get("pairs", [])}):
+        _notify_judge(by_id[member_id], reason=f"run:{run.id}")
+    audit.record(actor=actor, action="assignment.approved", obj=run, details={"created": len(created)})
+    return created
+
+
+def discard_run(*, actor: User, run: AssignmentRun) -> None:
+    require_staff(actor)
+    if run.status != "proposed":
+        raise ConflictError("This proposal was already decided.")
+    run.status, run.decided_by_id, run.decided_at = "discarded", actor.id, utcnow()
+    db.session.flush()
+    audit.record(actor=actor, action="assignment.discarded", obj=run)
+
+
+def runs(phase: Phase) -> list[AssignmentRun]:
+    return list(db.session.execute(select(AssignmentRun).where(AssignmentRun.phase_id == phase.id)
+                                   .order_by(AssignmentRun.id.desc())).scalars())
+
+
+def export_pairs(phase: Phase) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["entry", "judge", "status"])
+    for a in db.session.execute(select(Assignment).where(Assignment.phase_id == phase.id)
+                                .order_by(Assignment.submission_id, Assignment.id)).scalars():
+        writer.writerow([a.submission.public_code, a.panel_member.email, a.status])
+    return out.getvalue()
+
+
+def import_pairs(*, actor: User, phase: Phase, text: str) -> int:
+    """CSV `entry,judge`: every row is checked first; one bad row rejects the file."""
+    require_staff(actor)
+    rows, errors = _read_csv(text, required=("entry", "judge"))
+    members = {m.email: m for m in panel(phase)}
+    subs = {s.public_code: s for s in entries(phase)}
+    pairs = []
+    for line, row in rows:
+        entry, judge = row["entry"].strip(), row["judge"].strip().lower()
+        if entry not in subs:
+            errors.append(f"line {line}: no submitted entry {entry!r} in this phase")
+        elif judge not in members or members[judge].status != PanelStatus.ACTIVE:
+            errors.append(f"line {line}: {judge!r} is not an active judge on this panel")
+        elif is_conflicted(members[judge], subs[entry]):
+            errors.append(f"line {line}: {judge} has a conflict of interest with {entry}")
+        else:
+            pairs.append((members[judge], subs[entry]))
+    if errors:
+        raise ValidationFailed("The file was not imported: " + "; ".join(errors[:20]), {"file": "\n".join(errors)})
+    return sum(1 for m, s in pairs if assign(actor=actor, member=m, submission=s, source="manual").run_id is None)
+
+
+# --- reviews ----------------------------------------------------------------------------------
+
+
+def judging_open(phase: Phase, now: datetime | None = None) -> bool:
+    """Judges may score once the phase stopped taking applications, until staff close judging."""
+    now = now or utcnow()
+    if phase.judging_closed_at is not None and now >= phase.judging_closed_at:
+        return False
+    if phase.challenge.status in (ChallengeStatus.RESULTS_PUBLISHED.value, ChallengeStatus.ARCHIVED.value):
+        return False
+    return now > phase.closes_at + timedelta(seconds=phase.grace_seconds or 0)
+
+
+def queue(user: User) -> list[tuple[PanelMember, list[Assignment]]]:
+    """Per panel: the judge's live, non-conflicted assignments (nothing else is ever listed)."""
+    out = []
+    for member in memberships_of(user):
+        conflicts = conflicted_pairs(member.phase)
+        live = [a for a in _live_assignments(member.phase_id, member_id=member.id)
+                if (member.id, a.submission_id) not in conflicts]
+        live.sort(key=lambda a: (a.review is not None and a.review.status == "submitted",
+                                 a.submission.public_code or ""))
+        out.append((member, live))
+    return out
+
+
+def judge_assignment(user: Any, assignment_id: int) -> Assignment:
+    """The one gate to an entry for a judge: theirs, live, not conflicted, attested. 404 otherwise."""
+    assignment = db.session.get(Assignment, assignment_id)
+    if (assignment is None or not getattr(user, "is_authenticated", False)
+            or assignment.panel_member.user_id != user.id or assignment.status != LIVE_ASSIGNMENT
+            or assignment.panel_member.status != PanelStatus.ACTIVE
+            or assignment.panel_member.phase.challenge.status == ChallengeStatus.ARCHIVED.value
+            or is_conflicted(assignment.panel_member, assignment.submission)):
+        raise NotFound("No such entry in your queue.")
+    if assignment.panel_member.attested_at is None:
+        raise AttestationNeeded(assignment.panel_member)
+    return assignment
+
+
+class AttestationNeeded(PermissionDenied):
+    def __init__(self, member: PanelMember) -> None:
+        super().__init__("Sign the non-disclosure and conflict-of-interest attestation first.")
+        self.member = member
+
+
+def _snapshot(review: Review) -> dict[str, Any]:
+    return {"values": review.values(), "comments": review.comments(), "overall_comment": review.overall_comment,
+            "status": review.status}
+
+
+def save_review(*, actor: User, assignment: Assignment, values: dict[str, Any], comments: dict[str, str],
+                overall_comment: str = "", submit: bool = False, reason: str = "",
+                now: datetime | None = None, _by_import: bool = False) -> Review:
+    """Save a draft (only V1 checked) or submit (V1-V3). A submitted review changes only with a reason."""
+    now = now or utcnow()
+    phase = assignment.panel_member.phase
+    if not _by_import:
+        if not judging_open(phase, now):
+            raise ConflictError("Judging of this phase is closed; reviews can no longer change.")
+        # Serialise saves of one assignment: a double click or two tabs give one review, not two.
+        db.session.execute(update(Assignment).where(Assignment.id == assignment.id).values(id=Assignment.id))
+        db.session.refresh(assignment)
+    review = assignment.review
+    rubric = review.rubric if review is not None else current_rubric(phase)
+    criteria = list(rubric.criteria)
+    errors: dict[str, str] = {}
+    parsed: dict[str, float | None] = {}
+    for criterion in criteria:
+        try:
+            parsed[criterion.key] = parse_value(values.get(criterion.key))
+        except ValueError:
+            errors[criterion.key] = f"Enter a number for {criterion.name}."
+    was_submitted = review is not None and review.status == "submitted"
+    submitting = submit or was_submitted
+    errors.update({k: v for k, v in review_errors(criteria, parsed, comments, submitting=submitting).items()
+                   if k not in errors})
+    if was_submitted and not reason.strip():
+        errors["reason"] = "Say why you are changing a submitted review."
+    if errors:
+        raise ValidationFailed("Please correct the scores.", errors)
+    if review is None:
+        review = Review(assignment_id=assignment.id, rubric_id=rubric.id)
+        db.session.add(review)
+        db.session.flush()
+        db.session.refresh(assignment)
+    before = _snapshot(review) if was_submitted else None
+    by_criterion = {s.criterion_id: s for s in review.scores}
+    for criterion in criteria:
+        score = by_criterion.get(criterion.id)
+        if score is None:
+            score = Score(criterion_id=criterion.id, criterion=criterion)
+            review.scores.append(score)
+        score.value = parsed[criterion.key]
+        score.comment = (comments.get(criterion.key) or "").strip()
+    review.overall_comment = (overall_comment or "").strip()
+    if submitting and review.status != "submitted":
+        review.status, review.submitted_at = "submitted", now
+        if rubric.frozen_at is None:
+            rubric.frozen_at = now  # V5: the rubric freezes with its first submitted review
+    db.session.flush()
+    if before is not None:
+        after = _snapshot(review)
+        if after != before:
+            db.session.add(ReviewRevision(review_id=review.id, changed_by_id=actor.id if actor else None,
+                                          reason=reason.strip(), before=before, after=after))
+            audit.record(actor=actor, action="review.changed", obj=review,
+                         details={"reason": reason.strip(), "before": before, "after": after})
+    elif submitting:
+        audit.record(actor=actor, action="review.submitted", obj=review,
+                     details={"entry": assignment.submission.public_code, "judge": assignment.panel_member.email,
+                              "total": total_of(review).total})
+    db.session.flush()
+    return review
+
+
+def total_of(review: Review) -> ReviewTotal:
+    return review_total(review.rubric.criteria, review.values())
+
+
+def completion(review: Review | None, rubric: Rubric) -> int:
+    """Share of the required criteria scored, for the progress shown to the judge."""
+    required = [c for c in rubric.criteria if c.required]
+    if not required:
+        return 100 if review is not None else 0
+    values = review.values() if review is not None else {}
+    return round(100 * sum(1 for c in required if values.get(c.key) is not None) / len(required))
+
+
+def others_reviews(assignment: Assignment) -> list[Review]:
+    """Other judges' submitted reviews of this entry, only as the phase allows."""
+    phase = assignment.panel_member.phase
+    rule = phase.others_scores_visible
+    own_done = assignment.review is not None and assignment.review.status == "submitted"
+    if rule == "never" or (rule == "after_own" and not own_done):
+        return []
+    return [a.review for a in db.session.execute(
+        select(Assignment).where(Assignment.submission_id == assignment.submission_id,
+                                 Assignment.id != assignment.id)).scalars()
+        if a.review is not None and a.review.status == "submitted"]
+
+
+def blind_view(submission: Submission, blind: bool) -> dict[str, Any]:
+    """What a judge sees of an entry: in blind mode no identifying answers, organisation or people."""
+    answers = []
+    for question in submission.phase.fields:
+        if question.type == "file":
+            continue
+        hidden = blind and question.identifying
+        answers.append((question, None if hidden else (submission.answers or {}).get(question.key), hidden))
+    files = []
+    for question in submission.phase.fields:
+        stored = submission.current_files().get(question.key)
+        if question.type == "file" and stored is not None:
+            hidden = blind and question.identifying
+            files.append((question, stored, None if hidden else download_name(submission, stored, blind)))
+    return {"answers": answers, "files": files,
+            "organization": None if blind else submission.organization}
+
+
+def entry_title(submission: Submission) -> str:
+    """The title a judge may see: the entry code instead when the title question is identifying in blind mode."""
+    phase = submission.phase
+    if phase.blind and any(q.key == "title" and q.identifying for q in phase.fields):
+        return f"Entry {submission.public_code}"
+    if phase.blind and "title" not in (submission.answers or {}):
+        return f"Entry {submission.public_code}"  # the fallback title is the organisation's name
+    return submission.title
+
+
+def download_name(submission: Submission, stored: Any, blind: bool) -> str:
+    if not blind:
+        return stored.display_name
+    suffix = stored.display_name.rsplit(".", 1)[-1] if "." in stored.display_name else "bin"
+    return f"{submission.public_code or submission.id}-{stored.field_key}.{suffix}"
+
+
+def set_due(*, actor: User, phase: Phase, due: datetime | None) -> None:
+    require_staff(actor)
+    phase.reviews_due_at = due
+    db.session.flush()
+    audit.record(actor=actor, action="judging.due_set", obj=phase, details={"due": due.isoformat() if due else None})
+
+
+def close_judging(*, actor: User, phase: Phase, reopen: bool = False) -> None:
+    require_staff(actor)
+    phase.judging_closed_at = None if reopen else utcnow()
+    db.session.flush()
+    audit.record(actor=actor, action="judging.reopened" if reopen else "judging.closed", obj=phase)
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+@dataclass
+class JudgeProgress:
+    member: PanelMember
+    assigned: int = 0
+    submitted: int = 0
+    drafts: int = 0
+    recused: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        return self.assigned - self.submitted
+
+
+@dataclass
+class EntryProgress:
+    submission: Submission
+    assigned: int = 0
+    submitted: int = 0
+    judges: list[str] = field(default_factory=list)
+
+
+def progress(phase: Phase) -> tuple[list[JudgeProgress], list[EntryProgress]]:
+    members = {m.id: JudgeProgress(m) for m in panel(phase)}
+    per_entry = {s.id: EntryProgress(s) for s in entries(phase)}
+    rows = db.session.execute(
+        select(Assignment.panel_member_id, Assignment.submission_id, Assignment.status, Review.status)
+        .outerjoin(Review, Review.assignment_id == Assignment.id).where(Assignment.phase_id == phase.id)).all()
+    for member_id, sub_id, status, review_status in rows:
+        judge = members.get(member_id)
+        if judge is None:
+            continue
+        if status == "recused":
+            judge.recused += 1
+            continue
+        if status != LIVE_ASSIGNMENT:
+            continue
+        judge.assigned += 1
+        judge.submitted += review_status == "submitted"
+        judge.drafts += review_status == "draft"
+        if sub_id in per_entry:
+            per_entry[sub_id].assigned += 1
+            per_entry[sub_id].submitted += review_status == "submitted"
+            per_entry[sub_id].judges.append(judge.member.email)
+    return list(members.values()), list(per_entry.values())
+
+
+def is_overdue(phase: Phase, judge: JudgeProgress, now: datetime | None = None) -> bool:
+    return phase.reviews_due_at is not None and (now or utcnow()) > phase.reviews_due_at and judge.outstanding > 0
+
+
+def send_reminders(*, actor: User, phase: Phase, member_ids: list[int] | None = None) -> int:
+    """Email judges with outstanding reviews (one message per judge per day, however often pressed)."""
+    require_staff(actor)
+    judges, _ = progress(phase)
+    sent = 0
+    today = utcnow().date().isoformat()
+    for judge in judges:
+        if judge.outstanding <= 0 or judge.member.status != PanelStatus.ACTIVE:
+            continue
+        if member_ids is not None and judge.member.id not in member_ids:
+            continue
+        message = mail.queue(to=judge.member.email, subject=f"Reminder: reviews for {phase.challenge.title}",
+                             template="judge_reminder", dedupe_key=f"judge-reminder:{judge.member.id}:{today}",
+                             member=judge.member, phase=phase, outstanding=judge.outstanding,
+                             link=external_url("judging.queue"))
+        judge.member.last_reminded_at = message.created_at
+        sent += 1
+    audit.record(actor=actor, action="judging.reminded", obj=phase, details={"judges": sent})
+    return sent
+
+
+# --- offline score import -----------------------------------------------------------------------
+
+
+def _read_csv(text: str, *, required: tuple[str, ...]) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = [h for h in required if h not in header]
+    if missing:
+        raise ValidationFailed(f"The CSV header must include {', '.join(required)} (missing {', '.join(missing)}).",
+                               {"file": "header"})
+    reader.fieldnames = header
+    rows = [(n, {k: (v or "") for k, v in row.items() if k}) for n, row in enumerate(reader, start=2)]
+    return rows, []
+
+
+@dataclass
+class ImportResult:
+    reviews_created: int = 0
+    reviews_updated: int = 0
+    reviews_unchanged: int = 0
+    entries_created: list[str] = field(default_factory=list)
+    judges_created: list[str] = field(default_factory=list)
+
+
+def _find_entry(phase: Phase, text: str) -> Submission | None:
+    by_code = db.session.execute(select(Submission).where(Submission.phase_id == phase.id,
+                                                          Submission.public_code == text)).scalar_one_or_none()
+    if by_code is not None:
+        return by_code
+    matches = [s for s in db.session.execute(select(Submission).where(Submission.phase_id == phase.id)).scalars()
+               if s.title.strip().lower() == text.strip().lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
+def import_scores(*, actor: User, challenge: Challenge, phase: Phase, text: str,
+                  create_missing: bool = False) -> ImportResult:
+    """Bring offline or historical judging in. All rows are validated as a judge's form would be; one
+    bad row rejects the whole file (line-numbered messages). Re-importing the same file changes nothing."""
+    require_staff(actor)
+    if challenge.status == ChallengeStatus.ARCHIVED.value:
+        raise ConflictError("This challenge is archived; nothing can be imported into it.")
+    rows, errors = _read_csv(text, required=("entry", "judge", "criterion", "score"))
+    rubric = current_rubric(phase)
+    criteria = {c.key: c for c in rubric.criteria}
+    members = {m.email: m for m in db.session.execute(select(PanelMember).where(
+        PanelMember.phase_id == phase.id)).scalars()}
+    from ..accounts.services import normalize_email
+
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    entry_cache: dict[str, Submission | None] = {}
+    for line, row in rows:
+        entry_text, judge_text = row.get("entry", "").strip(), row.get("judge", "").strip()
+        key, raw = row.get("criterion", "").strip(), row.get("score", "")
+        if not entry_text:
+            errors.append(f"line {line}: the entry is empty")
+            continue
+        try:
+            email = normalize_email(judge_text)
+        except ValidationFailed:
+            errors.append(f"line {line}: {judge_text!r} is not an email address")
+            continue
+        if key not in criteria:
+            errors.append(f"line {line}: unknown criterion {key!r} (expected one of {', '.join(criteria)})")
+            continue
+        if entry_text not in entry_cache:
+            entry_cache[entry_text] = _find_entry(phase, entry_text)
+        if entry_cache[entry_text] is None and not create_missing:
+            errors.append(f"line {line}: no entry with code or title {entry_text!r} in phase {phase.key} "
+                          "(use --create-missing to create it)")
+            continue
+        member = members.get(email)
+        if (member is None or member.status == PanelStatus.REMOVED) and not create_missing:
+            errors.append(f"line {line}: {email} is not on the panel of phase {phase.key} "
+                          "(use --create-missing to add them)")
+            continue
+        group = groups.setdefault((entry_text, email), {"values": {}, "comments": {}, "lines": {}})
+        if key in group["values"]:
+            errors.append(f"line {line}: a second score for {key} by {email} on {entry_text} "
+                          f"(first on line {group['lines'][key]})")
+            continue
+        try:
+            group["values"][key] = parse_value(raw)
+        except ValueError:
+            errors.append(f"line {line}: score {raw!r} for {key} is not a number")
+            continue
+        group["comments"][key] = row.get("comment", "").strip()
+        group["lines"][key] = line
+    for (entry_text, email), group in groups.items():
+        problems = review_errors(rubric.criteria, group["values"], group["comments"], submitting=True)
+        for key, message in problems.items():
+            line = group["lines"].get(key, min(group["lines"].values()))
+            errors.append(f"line {line}: {entry_text} by {email}: {message}")
+        sub = entry_cache.get(entry_text)
+        member = members.get(email)
+        if sub is not None and member is not None and is_conflicted(member, sub):
+            errors.append(f"line {min(group['lines'].values())}: {email} has a conflict of interest with "
+                          f"{sub.public_code}")
+    if errors:
+        raise ValidationFailed(f"Nothing was imported: {len(errors)} problem(s).", {"file": "\n".join(errors)})
+
+    result = ImportResult()
+    for (entry_text, email), group in groups.items():
+        sub = entry_cache.get(entry_text) or entry_cache.setdefault(entry_text, None)
+        if sub is None:
+            sub = _imported_entry(actor, challenge, phase, entry_text)
+            entry_cache[entry_text] = sub
+            result.entries_created.append(sub.public_code)
+        member = members.get(email)
+        if member is None or member.status == PanelStatus.REMOVED:
+            member = _imported_judge(actor, phase, email, member)
+            members[email] = member
+            result.judges_created.append(email)
+        assignment = db.session.execute(select(Assignment).where(
+            Assignment.panel_member_id == member.id, Assignment.submission_id == sub.id)).scalar_one_or_none()
+        if assignment is None:
+            assignment = Assignment(phase_id=phase.id, panel_member_id=member.id, submission_id=sub.id,
+                                    status=LIVE_ASSIGNMENT, source="import")
+            db.session.add(assignment)
+            db.session.flush()
+        elif assignment.status != LIVE_ASSIGNMENT:
+            assignment.status, assignment.reason = LIVE_ASSIGNMENT, ""
+        review = assignment.review
+        wanted = {"values": {k: group["values"].get(k) for k in criteria},
+                  "comments": {k: group["comments"].get(k, "") for k in criteria}}
+        if review is not None and review.status == "submitted" and \
+                {"values": review.values(), "comments": review.comments()} == wanted:
+            result.reviews_unchanged += 1
+            continue
+        existed = review is not None and review.status == "submitted"
+        save_review(actor=actor, assignment=assignment, values=group["values"], comments=group["comments"],
+                    overall_comment=review.overall_comment if review else "", submit=True,
+                    reason="score import" if existed else "", _by_import=True)
+        if existed:
+            result.reviews_updated += 1
+        else:
+            result.reviews_created += 1
+    audit.record(actor=actor, action="judging.scores_imported", obj=phase, details={
+        "created": result.reviews_created, "updated": result.reviews_updated,
+        "unchanged": result.reviews_unchanged, "entries_created": result.entries_created,
+        "judges_created": result.judges_created})
+    return result
+
+
+def _imported_entry(actor: User, challenge: Challenge, phase: Phase, title: str) -> Submission:
+    placeholder = f"Imported entries — {challenge.title}"[:200]
+    org = db.session.execute(select(Organization).where(Organization.legal_name == placeholder)).scalar_one_or_none()
+    if org is None:
+        org = Organization(legal_name=placeholder, created_by_id=actor.id)
+        db.session.add(org)
+        db.session.flush()
+    now = utcnow()
+    sub = Submission(phase_id=phase.id, organization_id=org.id, status="submitted", answers={"title": title},
+                     form_version=phase.form_version, created_by_id=actor.id, submitted_at=now, submitted_version=1)
+    db.session.add(sub)
+    db.session.flush()
+    sub.public_code = f"AI-{now.year}-{sub.id:04d}"
+    db.session.flush()
+    audit.record(actor=actor, action="submission.imported", obj=sub, details={"title": title})
+    return sub
+
+
+def _imported_judge(actor: User, phase: Phase, email: str, member: PanelMember | None) -> PanelMember:
+    from ..accounts.services import get_user_by_email
+
+    user = get_user_by_email(email)
+    if user is None:  # a panel member without sign-in rights: no password, so no way in
+        user = User(email=email, name="", password_hash=None, verified_at=None)
+        db.session.add(user)
+        db.session.flush()
+    if member is None:
+        member = PanelMember(phase_id=phase.id, email=email)
+        db.session.add(member)
+    member.user_id, member.status, member.accepted_at = user.id, PanelStatus.ACTIVE.value, utcnow()
+    member.agency = email.rsplit("@", 1)[-1]
+    member.invited_by_id = actor.id
+    db.session.flush()
+    audit.record(actor=actor, action="panel.imported", obj=member, details={"email": email})
+    return member
+
+
+def counts(phase: Phase) -> dict[str, int]:
+    return dict(db.session.execute(select(Assignment.status, func.count()).where(Assignment.phase_id == phase.id)
+                                   .group_by(Assignment.status)).tuples().all())
+

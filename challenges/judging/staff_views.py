@@ -1,0 +1,316 @@
+"""Staff judging pages: panel, conflicts, assignment (manual, CSV, automatic proposals), progress, import."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from ..accounts.permissions import staff_required
+from ..errors import DomainError, NotFound, ValidationFailed
+from ..extensions import db
+from ..models import Phase
+from ..services import get_challenge, get_phase
+from ..submissions.models import Submission
+from ..timezones import TimezoneError, local_to_utc, utcnow
+from . import services
+from .models import CONFLICT_TYPES, Assignment, AssignmentRun, Conflict, PanelMember
+
+bp = Blueprint("panel", __name__, url_prefix="/staff")
+BASE = "/challenges/<slug>/phases/<int:phase_id>"
+
+
+def _csrf_ok() -> None:
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+
+
+def _int(name: str, default: int | None = None) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValidationFailed("Enter whole numbers.", {name: "Enter a whole number."}) from exc
+
+
+def _phase(slug: str, phase_id: int):
+    challenge = get_challenge(slug)
+    return challenge, get_phase(challenge, phase_id)
+
+
+def _back(endpoint: str, phase) -> Response:
+    return redirect(url_for(endpoint, slug=phase.challenge.slug, phase_id=phase.id))
+
+
+@bp.route(BASE + "/panel", methods=["GET", "POST"])
+@staff_required
+def panel(slug: str, phase_id: int):
+    challenge, phase = _phase(slug, phase_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        _csrf_ok()
+        try:
+            member = services.invite_judge(
+                actor=current_user, phase=phase, email=request.form.get("email", ""),
+                expertise=request.form.get("expertise", ""), max_load=_int("max_load", 10),
+                min_load=_int("min_load", 0), agency=request.form.get("agency", ""),
+                is_chair=request.form.get("is_chair") == "y")
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = exc.errors or {"email": exc.message}
+        else:
+            flash(f"Invitation sent to {member.email}.", "success")
+            return _back("panel.panel", phase)
+    return render_template("judging/staff/panel.html", challenge=challenge, phase=phase,
+                           members=services.panel(phase), errors=errors, form=request.form), 400 if errors else 200
+
+
+def _member(member_id: int) -> PanelMember:
+    member = db.session.get(PanelMember, member_id)
+    if member is None:
+        raise NotFound("No such judge.")
+    return member
+
+
+@bp.route("/panel-members/<int:member_id>", methods=["POST"])
+@staff_required
+def update_member(member_id: int):
+    member = _member(member_id)
+    _csrf_ok()
+    if request.form.get("action") == "remove":
+        services.remove_member(actor=current_user, member=member, reason=request.form.get("reason", ""))
+        flash(f"{member.email} left the panel.", "success")
+    else:
+        services.update_member(actor=current_user, member=member, expertise=request.form.get("expertise", ""),
+                               max_load=_int("max_load", member.max_load), min_load=_int("min_load", 0),
+                               agency=request.form.get("agency", ""), is_chair=request.form.get("is_chair") == "y")
+        flash(f"Saved {member.email}.", "success")
+    db.session.commit()
+    return _back("panel.panel", member.phase)
+
+
+@bp.route(BASE + "/conflicts", methods=["GET", "POST"])
+@staff_required
+def conflicts(slug: str, phase_id: int):
+    challenge, phase = _phase(slug, phase_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        _csrf_ok()
+        try:
+            member = db.session.get(PanelMember, _int("member_id", 0) or 0)
+            if member is None or member.phase_id != phase.id:
+                raise ValidationFailed("Choose a judge.", {"member_id": "Choose a judge."})
+            target = request.form.get("target", "")
+            entry = org = None
+            if target.startswith("s"):
+                entry = db.session.get(Submission, int(target[1:]))
+            elif target.startswith("o"):
+                org = next((s.organization for s in services.entries(phase)
+                            if str(s.organization_id) == target[1:]), None)
+            services.pin_conflict(actor=current_user, member=member, type_=request.form.get("type", ""),
+                                  reason=request.form.get("reason", ""), organization=org, submission=entry)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = exc.errors or {"form": exc.message}
+        else:
+            flash("Conflict recorded; any assignment it touches was withdrawn.", "success")
+            return _back("panel.conflicts", phase)
+    services.detect_suspected(phase)
+    db.session.commit()
+    rows = db.session.query(Conflict).filter(Conflict.phase_id == phase.id).order_by(
+        Conflict.status.desc(), Conflict.id).all()
+    entries = services.entries(phase)
+    organizations = sorted({s.organization for s in entries}, key=lambda o: o.legal_name)
+    return render_template("judging/staff/conflicts.html", challenge=challenge, phase=phase, conflicts=rows,
+                           members=[m for m in services.panel(phase) if m.status in ("active", "invited")],
+                           entries=entries, organizations=organizations, types=CONFLICT_TYPES,
+                           errors=errors, form=request.form), 400 if errors else 200
+
+
+@bp.route("/conflicts/<int:conflict_id>/decide", methods=["POST"])
+@staff_required
+def decide_conflict(conflict_id: int):
+    conflict = db.session.get(Conflict, conflict_id)
+    if conflict is None:
+        raise NotFound("No such conflict.")
+    _csrf_ok()
+    confirm = request.form.get("decision") == "confirm"
+    services.decide_suspected(actor=current_user, conflict=conflict, confirm=confirm,
+                              reason=request.form.get("reason", ""))
+    db.session.commit()
+    flash("Conflict confirmed." if confirm else "Suspected conflict dismissed.", "success")
+    return _back("panel.conflicts", conflict.panel_member.phase)
+
+
+@bp.route(BASE + "/assignments", methods=["GET", "POST"])
+@staff_required
+def assignments(slug: str, phase_id: int):
+    challenge, phase = _phase(slug, phase_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        _csrf_ok()
+        action = request.form.get("action")
+        try:
+            if action == "manual":
+                member = db.session.get(PanelMember, _int("member_id", 0) or 0)
+                entry = db.session.get(Submission, _int("submission_id", 0) or 0)
+                if member is None or member.phase_id != phase.id or entry is None:
+                    raise ValidationFailed("Choose a judge and an entry.", {"manual": "Choose a judge and an entry."})
+                services.assign(actor=current_user, member=member, submission=entry)
+                message = f"Assigned {entry.public_code} to {member.email}."
+            elif action == "import":
+                upload = request.files.get("file")
+                if upload is None or not upload.filename:
+                    raise ValidationFailed("Choose a CSV file.", {"file": "Choose a CSV file with entry,judge."})
+                try:
+                    text = upload.read(2_000_000).decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValidationFailed("Save the file as UTF-8 CSV.", {"file": "Not a UTF-8 CSV file."}) from exc
+                count = services.import_pairs(actor=current_user, phase=phase, text=text)
+                message = f"Imported {count} assignment(s)."
+            elif action == "propose":
+                run = services.propose(actor=current_user, phase=phase, mode=request.form.get("mode", "assign"),
+                                       k=_int("k"), max_load=_int("max_load"), agency_cap=_int("agency_cap"),
+                                       seed=_int("seed", 0) or 0)
+                message = f"Proposal {run.id} is ready: review it below, then approve or discard it."
+            else:
+                raise ValidationFailed("Choose an action.")
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = exc.errors if exc.errors and action != "propose" else {"form": exc.message}
+        else:
+            flash(message, "success")
+            return _back("panel.assignments", phase)
+    members = services.panel(phase)
+    entries = services.entries(phase)
+    live = db.session.query(Assignment).filter(Assignment.phase_id == phase.id).order_by(
+        Assignment.submission_id, Assignment.id).all()
+    return render_template("judging/staff/assignments.html", challenge=challenge, phase=phase, members=members,
+                           entries=entries, assignments=live, runs=services.runs(phase), errors=errors,
+                           form=request.form, email_of={m.id: m.email for m in members},
+                           code_of={s.id: s.public_code for s in entries}), 400 if errors else 200
+
+
+@bp.route(BASE + "/assignments.csv")
+@staff_required
+def export_assignments(slug: str, phase_id: int):
+    _, phase = _phase(slug, phase_id)
+    return Response(services.export_pairs(phase), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{phase.challenge.slug}-{phase.key}-assignments.csv"',
+        "X-Content-Type-Options": "nosniff"})
+
+
+@bp.route("/assignment-runs/<int:run_id>", methods=["POST"])
+@staff_required
+def decide_run(run_id: int):
+    run = db.session.get(AssignmentRun, run_id)
+    if run is None:
+        raise NotFound("No such proposal.")
+    _csrf_ok()
+    phase = db.session.get(Phase, run.phase_id)
+    try:
+        if request.form.get("decision") == "approve":
+            created = services.approve_run(actor=current_user, run=run)
+            flash(f"Approved: {len(created)} assignment(s) made and the judges told.", "success")
+        else:
+            services.discard_run(actor=current_user, run=run)
+            flash("Proposal discarded.", "success")
+        db.session.commit()
+    except DomainError as exc:
+        db.session.commit()  # keeps a proposal marked stale
+        flash(exc.message, "error")
+    return _back("panel.assignments", phase)
+
+
+@bp.route("/assignments/<int:assignment_id>/remove", methods=["POST"])
+@staff_required
+def remove_assignment(assignment_id: int):
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    _csrf_ok()
+    services.unassign(actor=current_user, assignment=assignment, reason=request.form.get("reason", ""))
+    db.session.commit()
+    flash("Assignment withdrawn.", "success")
+    return _back("panel.assignments", assignment.panel_member.phase)
+
+
+@bp.route(BASE + "/progress", methods=["GET", "POST"])
+@staff_required
+def progress(slug: str, phase_id: int):
+    challenge, phase = _phase(slug, phase_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        _csrf_ok()
+        action = request.form.get("action")
+        try:
+            if action == "remind":
+                ids = [int(v) for v in request.form.getlist("member_id") if v.isdigit()] or None
+                count = services.send_reminders(actor=current_user, phase=phase, member_ids=ids)
+                message = f"Reminder sent to {count} judge(s) (at most once a day each)."
+            elif action in ("close", "reopen"):
+                services.close_judging(actor=current_user, phase=phase, reopen=action == "reopen")
+                message = "Judging closed: reviews can no longer change." if action == "close" else "Judging reopened."
+            elif action == "due":
+                raw = request.form.get("reviews_due_at", "").strip()
+                try:
+                    due = local_to_utc(datetime.fromisoformat(raw), challenge.timezone) if raw else None
+                except (ValueError, TimezoneError) as exc:
+                    raise ValidationFailed("Enter a date and time.", {"reviews_due_at": str(exc) if isinstance(
+                        exc, TimezoneError) else "Enter a date and time such as 2026-12-01T17:00."}) from exc
+                services.set_due(actor=current_user, phase=phase, due=due)
+                message = "Review deadline saved."
+            else:
+                raise ValidationFailed("Choose an action.")
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = exc.errors or {"form": exc.message}
+        else:
+            flash(message, "success")
+            return _back("panel.progress", phase)
+    judges, per_entry = services.progress(phase)
+    now = utcnow()
+    return render_template("judging/staff/progress.html", challenge=challenge, phase=phase, judges=judges,
+                           entries=per_entry, errors=errors, overdue={j.member.id for j in judges
+                                                                      if services.is_overdue(phase, j, now)},
+                           judging_open=services.judging_open(phase, now)), 400 if errors else 200
+
+
+@bp.route(BASE + "/import-scores", methods=["GET", "POST"])
+@staff_required
+def import_scores(slug: str, phase_id: int):
+    challenge, phase = _phase(slug, phase_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        _csrf_ok()
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise ValidationFailed("Choose a CSV file.", {"file": "Choose a CSV file."})
+            try:
+                text = upload.read(20_000_000).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValidationFailed("Save the file as UTF-8 CSV.", {"file": "Not a UTF-8 CSV file."}) from exc
+            result = services.import_scores(actor=current_user, challenge=challenge, phase=phase, text=text,
+                                            create_missing=request.form.get("create_missing") == "y")
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = {"file": exc.message}
+            details = (exc.errors or {}).get("file", "")
+            if details and details != "header":
+                errors.update({f"line{n}": line for n, line in enumerate(details.splitlines()[:50])})
+        else:
+            flash(f"Imported: {result.reviews_created} new review(s), {result.reviews_updated} changed, "
+                  f"{result.reviews_unchanged} unchanged.", "success")
+            return _back("panel.progress", phase)
+    return render_template("judging/staff/import.html", challenge=challenge, phase=phase,
+                           errors=errors), 400 if errors else 200
