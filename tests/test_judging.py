@@ -366,3 +366,17 @@ def test_progress_overdue_and_reminders_once_a_day(db, staff, phase, entries):
     assert len(sent) == 2  # the second press the same day sent nothing new
     assert db.session.execute(select(func.count(AuditEvent.id)).where(AuditEvent.action == "judging.reminded")
                               ).scalar_one() == 2
+
+
+def test_affinity_from_expertise_and_bids():
+    from types import SimpleNamespace as NS
+
+    topic = NS(key="topics", type="multiselect")
+    phase = NS(fields=[topic])
+    subs = [NS(id=1, phase=phase, answers={"topics": ["Health", "NLP"]}), NS(id=2, phase=phase, answers={})]
+    members = [NS(id=10, expertise=["health"]), NS(id=11, expertise=[])]
+    plain = judging.affinity(members, subs, bids={}, use_bids=False)
+    assert plain.tolist() == [[0.5, 0.0], [0.0, 0.0]]  # knows one of the entry's two topics
+    with_bids = judging.affinity(members, subs, bids={(11, 1): "yes", (10, 2): "maybe", (11, 2): "no"},
+                                 use_bids=True)
+    assert with_bids.tolist() == [[0.36, 0.42], [0.7, 0.21]]

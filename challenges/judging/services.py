@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import lazyload
 
 from .. import audit, mail
 from ..accounts.models import Role, User, UserRole
@@ -233,13 +234,14 @@ def entries(phase: Phase) -> list[Submission]:
     """Entries that can be judged: submitted (or imported) and not withdrawn or disqualified."""
     return list(db.session.execute(
         select(Submission).where(Submission.phase_id == phase.id, Submission.status == "submitted")
+        .options(lazyload(Submission.files))  # files load only for the pages that show them
         .order_by(Submission.public_code, Submission.id)).scalars())
 
 
-def entry_tags(submission: Submission) -> set[str]:
+def entry_tags(submission: Submission, questions: list | None = None) -> set[str]:
     """An entry's topics: the options chosen in its select and multi-select questions."""
     tags: set[str] = set()
-    for question in submission.phase.fields:
+    for question in submission.phase.fields if questions is None else questions:
         value = (submission.answers or {}).get(question.key)
         if question.type == "select" and value:
             tags.add(str(value).strip().lower())
@@ -350,44 +352,54 @@ def _name_key(text: str) -> str:
 
 
 def detect_suspected(phase: Phase) -> list[Conflict]:
-    """Flag judge-organisation pairs that look related; a dismissed pair is never flagged again."""
+    """Flag judge-organisation pairs that look related; a dismissed pair is never flagged again.
+
+    Indexed by domain and by normalised name, so it stays linear in judges + organisations."""
     members = [m for m in panel(phase) if m.status in (PanelStatus.ACTIVE, PanelStatus.INVITED)]
     organizations = list(db.session.execute(
-        select(Organization).where(Organization.id.in_(
-            select(Submission.organization_id).where(Submission.phase_id == phase.id)))).scalars())
+        select(Organization.id, Organization.legal_name, Organization.email_domain, Organization.website)
+        .where(Organization.id.in_(select(Submission.organization_id).where(Submission.phase_id == phase.id)))))
     if not members or not organizations:
         return []
-    existing = {(c.panel_member_id, c.organization_id) for c in db.session.execute(
-        select(Conflict).where(Conflict.phase_id == phase.id, Conflict.organization_id.is_not(None))).scalars()}
-    people = defaultdict(set)
+    existing = set(db.session.execute(
+        select(Conflict.panel_member_id, Conflict.organization_id)
+        .where(Conflict.phase_id == phase.id, Conflict.organization_id.is_not(None))).tuples())
+    by_domain: dict[str, list[Any]] = defaultdict(list)
+    by_name: dict[str, list[Any]] = defaultdict(list)
+    for org in organizations:
+        for domain in {d for d in (org.email_domain or "", _domain(org.website or "")) if d}:
+            by_domain[domain].append(org)
+        if _name_key(org.legal_name):
+            by_name[_name_key(org.legal_name)].append(org)
+    orgs_of_user: dict[int, list[int]] = defaultdict(list)
     for org_id, user_id in db.session.execute(
             select(Membership.organization_id, Membership.user_id)
             .where(Membership.organization_id.in_([o.id for o in organizations]))):
-        people[org_id].add(user_id)
+        orgs_of_user[user_id].append(org_id)
     created = []
     for member in members:
+        evidence: dict[int, list[str]] = defaultdict(list)
+        for org_id in orgs_of_user.get(member.user_id or -1, []):
+            evidence[org_id].append("the judge is a member of this organisation")
         judge_domain = _domain(member.email)
-        affiliations = [a for a in member.affiliations or []]
-        for org in organizations:
-            if (member.id, org.id) in existing:
+        if judge_domain and judge_domain not in FREE_MAIL:
+            for org in by_domain.get(judge_domain, []):
+                evidence[org.id].append(f"the judge's email domain {judge_domain} is the organisation's")
+        for affiliation in member.affiliations or []:
+            for org in by_name.get(_name_key(affiliation), []) if _name_key(affiliation) else []:
+                evidence[org.id].append(f"declared affiliation “{affiliation}” matches the organisation's name")
+            domain = _domain(affiliation)
+            if "." in domain:
+                for org in by_domain.get(domain, []):
+                    evidence[org.id].append(f"declared affiliation “{affiliation}” matches the organisation's domain")
+        for org_id, reasons in evidence.items():
+            if (member.id, org_id) in existing:
                 continue
-            evidence = []
-            org_domains = {d for d in (org.email_domain or "", _domain(org.website or "")) if d}
-            if member.user_id and member.user_id in people[org.id]:
-                evidence.append("the judge is a member of this organisation")
-            if judge_domain and judge_domain not in FREE_MAIL and judge_domain in org_domains:
-                evidence.append(f"the judge's email domain {judge_domain} is the organisation's")
-            for affiliation in affiliations:
-                if _name_key(affiliation) and _name_key(affiliation) == _name_key(org.legal_name):
-                    evidence.append(f"declared affiliation “{affiliation}” matches the organisation's name")
-                elif _domain(affiliation) in org_domains and "." in _domain(affiliation):
-                    evidence.append(f"declared affiliation “{affiliation}” matches the organisation's domain")
-            if evidence:
-                conflict = Conflict(phase_id=phase.id, panel_member_id=member.id, organization_id=org.id,
-                                    type="organisational", source="suspected", status="suspected",
-                                    evidence="; ".join(evidence))
-                db.session.add(conflict)
-                created.append(conflict)
+            conflict = Conflict(phase_id=phase.id, panel_member_id=member.id, organization_id=org_id,
+                                type="organisational", source="suspected", status="suspected",
+                                evidence="; ".join(dict.fromkeys(reasons)))
+            db.session.add(conflict)
+            created.append(conflict)
     if created:
         db.session.flush()
         for conflict in created:
@@ -460,6 +472,12 @@ def place_bid(*, actor: User, member: PanelMember, submission: Submission, value
     if value == "no":
         _withdraw_conflicted(actor, phase)
     return bid
+
+
+def phase_bids(phase: Phase) -> dict[tuple[int, int], str]:
+    return {(m, s): v for m, s, v in db.session.execute(
+        select(Bid.panel_member_id, Bid.submission_id, Bid.value).join(PanelMember)
+        .where(PanelMember.phase_id == phase.id))}
 
 
 def bids_of(member: PanelMember) -> dict[int, str]:
@@ -541,19 +559,30 @@ def _notify_judge(member: PanelMember, *, reason: str) -> None:
 def affinity(members: list[PanelMember], subs: list[Submission], *, bids: dict[tuple[int, int], str],
              use_bids: bool) -> np.ndarray:
     """a_ij in [0, 1]: with bidding, 0.7 x the bid rank (yes 1, maybe 0.6, none 0.3) + 0.3 x expertise
-    overlap; without, the expertise overlap alone (share of the entry's topics the judge knows)."""
-    matrix = np.zeros((len(members), len(subs)))
-    tags = [entry_tags(s) for s in subs]
-    rank = {"yes": 1.0, "maybe": 0.6}
-    for ji, member in enumerate(members):
-        expertise = set(member.expertise or [])
-        for ei, sub in enumerate(subs):
-            overlap = len(expertise & tags[ei]) / len(tags[ei]) if tags[ei] else 0.0
-            if use_bids:
-                matrix[ji, ei] = 0.7 * rank.get(bids.get((member.id, sub.id), ""), 0.3) + 0.3 * overlap
-            else:
-                matrix[ji, ei] = overlap
-    return np.round(matrix, 3)
+    overlap; without, the expertise overlap alone (the share of the entry's topics the judge knows).
+    Computed as matrix products over a tag vocabulary, since it is needed for every pair."""
+    questions = [q for q in subs[0].phase.fields if q.type in ("select", "multiselect")] if subs else []
+    tags = [entry_tags(s, questions) for s in subs]
+    vocabulary = {t: n for n, t in enumerate(sorted(set().union(*tags, *(m.expertise or [] for m in members))))}
+    overlap = np.zeros((len(members), len(subs)))
+    if vocabulary:
+        knows = np.zeros((len(members), len(vocabulary)))
+        for ji, member in enumerate(members):
+            knows[ji, [vocabulary[t] for t in member.expertise or []]] = 1
+        topics = np.zeros((len(subs), len(vocabulary)))
+        for ei, entry in enumerate(tags):
+            topics[ei, [vocabulary[t] for t in entry]] = 1
+        sizes = topics.sum(axis=1)
+        overlap = np.divide(knows @ topics.T, sizes, out=np.zeros_like(overlap), where=sizes > 0)
+    if not use_bids:
+        return np.round(overlap, 3)
+    rank = np.full((len(members), len(subs)), 0.3)
+    jindex = {m.id: n for n, m in enumerate(members)}
+    eindex = {s.id: n for n, s in enumerate(subs)}
+    for (member_id, sub_id), value in bids.items():
+        if member_id in jindex and sub_id in eindex and value in ("yes", "maybe"):
+            rank[jindex[member_id], eindex[sub_id]] = 1.0 if value == "yes" else 0.6
+    return np.round(0.7 * rank + 0.3 * overlap, 3)
 
 
 def _inputs_hash(phase: Phase, members: list[PanelMember], subs: list[Submission], locked: set,
@@ -612,8 +641,7 @@ def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = 
     for member_id, sub_id in conflicts | gone:
         if member_id in member_index and sub_id in sub_index:
             forbidden[member_index[member_id], sub_index[sub_id]] = True
-    bids = {(b.panel_member_id, b.submission_id): b.value for b in db.session.execute(
-        select(Bid).join(PanelMember).where(PanelMember.phase_id == phase.id)).scalars()} if phase.bids_enabled else {}
+    bids = phase_bids(phase) if phase.bids_enabled else {}
     problem = solver.Problem(
         judges=[solver.Judge(m.id, max_load if max_load is not None else m.max_load, m.min_load, m.agency or "")
                 for m in members],
@@ -1142,7 +1170,7 @@ def _imported_entry(actor: User, challenge: Challenge, phase: Phase, title: str)
     placeholder = f"Imported entries — {challenge.title}"[:200]
     org = db.session.execute(select(Organization).where(Organization.legal_name == placeholder)).scalar_one_or_none()
     if org is None:
-        org = Organization(legal_name=placeholder, created_by_id=actor.id)
+        org = Organization(legal_name=placeholder, created_by_id=actor.id, is_placeholder=True)
         db.session.add(org)
         db.session.flush()
     now = utcnow()
