@@ -73,3 +73,42 @@ def test_application_pages_are_accessible(browse, app):
     for path in [f"/staff/challenges/{challenge.slug}/phases/{phase.id}/applications",
                  f"/staff/applications/{submission.id}"]:
         reviewer.visit(path)
+
+
+def test_judging_pages_the_journey_does_not_reach(browse, app):
+    """Bids, blind entry page, score import with errors, empty states, a proposal table."""
+    from tests.factories import close_submissions, make_assignment, make_judge, make_submission
+
+    staff = make_user(email="a11y-staff@example.gov", roles=("staff",), password=PASSWORD)
+    challenge = make_challenge(author=staff, slug="a11y-judging", publish=True)
+    phase = challenge.phases[0]
+    phase.bids_enabled, phase.blind = True, True
+    entry, _ = make_submission(make_user(email="v@a11y.com", roles=("vendor",)), phase, submit=True)
+    close_submissions(phase)
+    judge_user = make_user(email="a11y-judge@agency.gov", roles=("judge",), password=PASSWORD)
+    member = make_judge(phase, user=judge_user)
+    assignment = make_assignment(member, entry)
+
+    judge = browse()
+    judge.sign_in(judge_user.email, PASSWORD)
+    for path in ["/judging/", f"/judging/entries/{assignment.id}", f"/judging/panels/{member.id}/attestation",
+                 "/judging/invitations/not-a-token", f"/judging/panels/{member.id}/bids"]:
+        judge.visit(path)
+    judge.page.locator("label.usa-radio__label", has_text="Yes").first.click()
+    judge.submit("Save my preferences")
+    assert "Your preferences are saved" in judge.page.content()
+
+    office = browse()
+    office.sign_in(staff.email, PASSWORD)
+    base = f"/staff/challenges/{challenge.slug}/phases/{phase.id}"
+    for path in [f"{base}/panel", f"{base}/conflicts", f"{base}/progress", f"{base}/import-scores"]:
+        office.visit(path)
+    office.page.set_input_files("#file", files=[{"name": "s.csv", "mimeType": "text/csv",
+                                                 "buffer": b"entry,judge,criterion,score\nX,y@z.gov,quality,9\n"}])
+    office.submit("Import")
+    assert "line 2:" in office.page.content()
+    office.visit(f"{base}/assignments")
+    office.page.get_by_label("Judges per entry (k)").fill("1")
+    office.page.get_by_label("Ensure: top up").check()
+    office.submit("Propose an assignment")
+    assert "Load per judge after this proposal" in office.page.content()

@@ -1,0 +1,214 @@
+"""Judging pages over HTTP: the judge's journey and the staff pages, good paths and bad."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from challenges.judging.models import Assignment, AssignmentRun, Conflict, PanelMember, Review
+from challenges.mail import OutboxMessage
+from tests.factories import close_submissions, make_assignment, make_challenge, make_judge, make_submission, make_user
+
+
+@pytest.fixture
+def world(db):
+    challenge = make_challenge(publish=True, slug="pages")
+    phase = challenge.phases[0]
+    subs = []
+    for n in range(3):
+        vendor = make_user(email=f"owner{n}@firm{n}.com", roles=("vendor",))
+        sub, _ = make_submission(vendor, phase, organization_name=f"Firm {n}", submit=True)
+        subs.append(sub)
+    close_submissions(phase)
+    staff = make_user(email="staff@example.gov", roles=("staff",))
+    return challenge, phase, subs, staff
+
+
+def staff_url(phase, tail):
+    return f"/staff/challenges/{phase.challenge.slug}/phases/{phase.id}/{tail}"
+
+
+def test_invitation_attestation_and_queue_over_http(client, login_as, db, world):
+    _, phase, subs, staff = world
+    login_as(staff)
+    page = client.post(staff_url(phase, "panel"), data={"email": "new.judge@doe.gov", "expertise": "energy",
+                                                        "max_load": "4", "min_load": "0"})
+    assert page.status_code == 302
+    bad = client.post(staff_url(phase, "panel"), data={"email": "new.judge@doe.gov", "max_load": "4"})
+    assert bad.status_code == 400 and "already on this panel" in bad.text
+    bad = client.post(staff_url(phase, "panel"), data={"email": "x@doe.gov", "max_load": "lots"})
+    assert bad.status_code == 400 and "whole number" in bad.text
+    mail = db.session.execute(select(OutboxMessage).where(OutboxMessage.to_addr == "new.judge@doe.gov")).scalar_one()
+    path = "/judging/invitations/" + mail.body_text.split("/judging/invitations/")[1].split()[0]
+
+    login_as(make_user(email="new.judge@doe.gov", roles=()))
+    assert client.get(path).status_code == 200
+    accepted = client.post(path)
+    member = db.session.execute(select(PanelMember)).scalar_one()
+    assert accepted.status_code == 302 and accepted.headers["Location"].endswith(
+        f"/judging/panels/{member.id}/attestation")
+    assignment = make_assignment(member, subs[0])
+    # Before signing, the entry sends the judge to the attestation.
+    sent = client.get(f"/judging/entries/{assignment.id}")
+    assert sent.status_code == 302 and "/attestation" in sent.headers["Location"]
+    unsigned = client.post(f"/judging/panels/{member.id}/attestation", data={"version": "x"})
+    assert unsigned.status_code == 400 and "Tick the box" in unsigned.text
+    from challenges.judging.services import ATTESTATION_VERSION
+
+    signed = client.post(f"/judging/panels/{member.id}/attestation",
+                         data={"version": ATTESTATION_VERSION, "agree": "y", "affiliations": "DOE"})
+    assert signed.status_code == 302
+    queue = client.get("/judging/")
+    assert subs[0].public_code in queue.text and subs[1].public_code not in queue.text
+    assert "0 of 1 review submitted" in queue.text
+
+
+def test_scoring_form_draft_autosave_submit_and_change(client, login_as, db, world):
+    _, phase, subs, _ = world
+    judge = make_judge(phase, "scorer@agency.gov")
+    assignment = make_assignment(judge, subs[0])
+    login_as(judge.user)
+    page = client.get(f"/judging/entries/{assignment.id}")
+    assert page.status_code == 200 and "Score from 1 to 5" in page.text and "Our solution." in page.text
+    assert "Firm 0" in page.text  # not blind
+    autosaved = client.post(f"/judging/entries/{assignment.id}", data={"score-quality": "4"},
+                            headers={"Accept": "application/json"})
+    assert autosaved.status_code == 200 and autosaved.json == {"status": "draft", "complete": 50}
+    refused = client.post(f"/judging/entries/{assignment.id}", data={"score-quality": "4", "action": "submit"})
+    assert refused.status_code == 400 and "Score Impact: it is required." in refused.text
+    assert 'value="4"' in refused.text  # what was typed is kept
+    json_refused = client.post(f"/judging/entries/{assignment.id}", data={"score-quality": "9"},
+                               headers={"Accept": "application/json"})
+    assert json_refused.status_code == 400 and json_refused.json["errors"] == {"quality": "Score Quality from 1 to 5."}
+    done = client.post(f"/judging/entries/{assignment.id}",
+                       data={"score-quality": "4", "score-impact": "5", "action": "submit"})
+    assert done.status_code == 302
+    page = client.get(f"/judging/entries/{assignment.id}")
+    assert "Submitted" in page.text and "total 85.0 / 100" in page.text and "Reason for changing" in page.text
+    no_reason = client.post(f"/judging/entries/{assignment.id}",
+                            data={"score-quality": "3", "score-impact": "5", "action": "submit"})
+    assert no_reason.status_code == 400 and "Say why you are changing" in no_reason.text
+    changed = client.post(f"/judging/entries/{assignment.id}", data={
+        "score-quality": "3", "score-impact": "5", "action": "submit", "reason": "Second reading"})
+    assert changed.status_code == 302
+    assert db.session.execute(select(Review)).scalar_one().values() == {"quality": 3.0, "impact": 5.0}
+
+
+def test_blind_entry_page_and_renamed_download(client, login_as, db, world):
+    _, phase, subs, _ = world
+    phase.blind = True
+    db.session.commit()
+    judge = make_judge(phase, "blind@agency.gov")
+    assignment = make_assignment(judge, subs[1])
+    login_as(judge.user)
+    page = client.get(f"/judging/entries/{assignment.id}")
+    assert "Firm 1" not in page.text and "owner1@firm1.com" not in page.text
+    file_id = subs[1].current_files()["deck"].id
+    download = client.get(f"/judging/entries/{assignment.id}/files/{file_id}")
+    assert download.status_code == 200
+    assert f'filename="{subs[1].public_code}-deck.pdf"' in download.headers["Content-Disposition"]
+    other_file = subs[0].current_files()["deck"].id
+    assert client.get(f"/judging/entries/{assignment.id}/files/{other_file}").status_code == 404
+
+
+def test_declare_conflict_page_and_recuse(client, login_as, db, world):
+    _, phase, subs, _ = world
+    judge = make_judge(phase, "honest@agency.gov")
+    first, second = make_assignment(judge, subs[0]), make_assignment(judge, subs[1])
+    login_as(judge.user)
+    assert client.get(f"/judging/panels/{judge.id}/conflicts").status_code == 200
+    empty = client.post(f"/judging/panels/{judge.id}/conflicts", data={"type": "financial", "reason": "x"})
+    assert empty.status_code == 400 and "Choose an entry" in empty.text
+    declared = client.post(f"/judging/panels/{judge.id}/conflicts",
+                           data={"assignment_id": str(first.id), "type": "financial", "reason": "Shareholder"})
+    assert declared.status_code == 302
+    assert client.get(f"/judging/entries/{first.id}").status_code == 404
+    assert client.post(f"/judging/entries/{second.id}/recuse", data={"reason": ""}).status_code == 400
+    assert client.post(f"/judging/entries/{second.id}/recuse", data={"reason": "Advised them"}).status_code == 302
+    statuses = dict(db.session.execute(select(Assignment.id, Assignment.status)).tuples().all())
+    assert statuses == {first.id: "removed", second.id: "recused"}
+
+
+def test_staff_propose_approve_progress_and_remind(client, login_as, db, world):
+    _, phase, subs, staff = world
+    judges = [make_judge(phase, f"p{n}@agency{n}.gov", max_load=3) for n in range(3)]
+    login_as(staff)
+    infeasible = client.post(staff_url(phase, "assignments"), data={"action": "propose", "mode": "assign", "k": "4"})
+    assert infeasible.status_code == 400 and "No assignment meets every rule" in infeasible.text
+    assert subs[0].public_code in infeasible.text
+    proposed = client.post(staff_url(phase, "assignments"), data={"action": "propose", "mode": "assign", "k": "2",
+                                                                  "seed": "1"})
+    assert proposed.status_code == 302
+    run = db.session.execute(select(AssignmentRun)).scalar_one()
+    page = client.get(staff_url(phase, "assignments"))
+    assert f"Proposal {run.id} (assign)" in page.text and "Approve and notify judges" in page.text
+    approved = client.post(f"/staff/assignment-runs/{run.id}", data={"decision": "approve"})
+    assert approved.status_code == 302
+    assert db.session.execute(select(func.count(Assignment.id))).scalar_one() == 6
+    progress = client.get(staff_url(phase, "progress"))
+    assert progress.status_code == 200 and "0 of 6 reviews submitted" in progress.text
+    reminded = client.post(staff_url(phase, "progress"), data={"action": "remind", "member_id": str(judges[0].id)})
+    assert reminded.status_code == 302
+    assert db.session.execute(select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.template == "judge_reminder")).scalar_one() == 1
+    bad_due = client.post(staff_url(phase, "progress"), data={"action": "due", "reviews_due_at": "tomorrow"})
+    assert bad_due.status_code == 400 and "Enter a date and time" in bad_due.text
+    assert client.post(staff_url(phase, "progress"), data={"action": "due",
+                                                           "reviews_due_at": "2030-01-15T17:00"}).status_code == 302
+    assert client.post(staff_url(phase, "progress"), data={"action": "close"}).status_code == 302
+    db.session.expire_all()
+    assert phase.judging_closed_at is not None
+    export = client.get(staff_url(phase, "assignments.csv"))
+    assert export.text.count("\n") == 7 and export.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_staff_conflicts_page_pin_and_dismiss(client, login_as, db, world):
+    _, phase, subs, staff = world
+    suspect = make_judge(phase, "person@firm2.com")
+    login_as(staff)
+    page = client.get(staff_url(phase, "conflicts"))
+    assert "email domain firm2.com is the organisation" in page.text
+    conflict = db.session.execute(select(Conflict)).scalar_one()
+    refused = client.post(f"/staff/conflicts/{conflict.id}/decide", data={"decision": "dismiss"})
+    assert refused.status_code == 400
+    assert client.post(f"/staff/conflicts/{conflict.id}/decide",
+                       data={"decision": "dismiss", "reason": "Shared mail host"}).status_code == 302
+    pinned = client.post(staff_url(phase, "conflicts"), data={
+        "member_id": str(suspect.id), "target": f"s{subs[0].id}", "type": "personal", "reason": "Spouse"})
+    assert pinned.status_code == 302
+    missing = client.post(staff_url(phase, "conflicts"), data={"member_id": str(suspect.id), "type": "personal",
+                                                                "reason": "x"})
+    assert missing.status_code == 400 and "Choose an organisation or one entry" in missing.text
+
+
+def test_web_score_import_reports_lines(client, login_as, db, world):
+    _, phase, subs, staff = world
+    make_judge(phase, "paper@agency.gov")
+    login_as(staff)
+    bad = io.BytesIO(f"entry,judge,criterion,score\n{subs[0].public_code},paper@agency.gov,quality,6\n".encode())
+    response = client.post(staff_url(phase, "import-scores"), data={"file": (bad, "scores.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and "line 2:" in response.text and "from 1 to 5" in response.text
+    good = io.BytesIO(f"entry,judge,criterion,score\n{subs[0].public_code},paper@agency.gov,quality,4\n"
+                      f"{subs[0].public_code},paper@agency.gov,impact,4\n".encode())
+    response = client.post(staff_url(phase, "import-scores"), data={"file": (good, "scores.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert db.session.execute(select(Review.status)).scalar_one() == "submitted"
+    binary = io.BytesIO(b"\xff\xfe\x00bad")
+    response = client.post(staff_url(phase, "import-scores"), data={"file": (binary, "scores.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and "UTF-8" in response.text
+
+
+def test_assignment_csv_upload_names_unknown_people(client, login_as, db, world):
+    _, phase, subs, staff = world
+    make_judge(phase, "known@agency.gov")
+    login_as(staff)
+    text = f"entry,judge\n{subs[0].public_code},known@agency.gov\n{subs[1].public_code},nobody@agency.gov\n"
+    response = client.post(staff_url(phase, "assignments"), data={"action": "import", "file": (
+        io.BytesIO(text.encode()), "pairs.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 400 and "line 3: &#39;nobody@agency.gov&#39; is not an active judge" in response.text
+    assert db.session.execute(select(func.count(Assignment.id))).scalar_one() == 0
