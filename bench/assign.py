@@ -124,7 +124,7 @@ def main() -> None:
                 service_times.append(time.perf_counter() - started)
 
                 # The bare solver on the very same graph: rebuild the problem the service built.
-                members, subs, locked, _, gone = judging._problem_inputs(phase, "assign")
+                members, subs, _, _, gone = judging._problem_inputs(phase, "assign")
                 conflicts = judging.conflicted_pairs(phase)
                 mi = {m.id: n for n, m in enumerate(members)}
                 si = {s.id: n for n, s in enumerate(subs)}
@@ -164,7 +164,8 @@ def main() -> None:
             engine = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
             arcs = int((~forbidden).sum())
             print(f"assign: {len(subs)} entries x {len(members)} judges, k = {K}, "
-                  f"{int(forbidden.sum())} conflicted pairs ({forbidden.mean():.1%}), {arcs} judge-entry arcs, {engine}")
+                  f"{int(forbidden.sum())} conflicted pairs ({forbidden.mean():.1%}), {arcs} judge-entry arcs, "
+                  f"{engine}")
             print(f"whole service (read, build, solve, check, store): median {service:.3f} s "
                   f"of {', '.join(f'{t:.3f}' for t in service_times)}  (goal <= 1 s)")
             print(f"bare OR-Tools solve of the same graph: median {bare:.3f} s")
