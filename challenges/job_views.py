@@ -43,4 +43,4 @@ def download(job_id: str):
     if job.status != "done" or "storage_key" not in result:
         raise NotFound("This job has no file to download (yet).")
     return get_storage().download_response(result["storage_key"], filename=result.get("filename", "download"),
-                                           content_type="application/zip")
+                                           content_type=result.get("content_type", "application/zip"))

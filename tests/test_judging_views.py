@@ -212,3 +212,28 @@ def test_assignment_csv_upload_names_unknown_people(client, login_as, db, world)
         io.BytesIO(text.encode()), "pairs.csv")}, content_type="multipart/form-data")
     assert response.status_code == 400 and "line 3: &#39;nobody@agency.gov&#39; is not an active judge" in response.text
     assert db.session.execute(select(func.count(Assignment.id))).scalar_one() == 0
+
+
+def test_score_sheets_pdf_one_page_per_entry_with_blind_titles(client, login_as, db, world):
+    from pypdf import PdfReader
+
+    from challenges.jobs import Job
+
+    _, phase, subs, staff = world
+    phase.blind = True
+    db.session.commit()
+    login_as(staff)
+    response = client.post(staff_url(phase, "score-sheets"))
+    assert response.status_code == 302 and "/staff/jobs/" in response.headers["Location"]
+    job = db.session.execute(select(Job).where(Job.name == "judging.score_sheets")).scalar_one()
+    assert job.status == "done" and job.progress == 100 and job.result["entries"] == 3
+    pdf = client.get(f"/staff/jobs/{job.id}/download")
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(pdf.data))
+    assert len(reader.pages) == 3
+    text = [page.extract_text() for page in reader.pages]
+    for page_text, sub in zip(text, subs, strict=True):
+        assert sub.public_code in page_text and "(quality)" in page_text and "(impact)" in page_text
+        assert "Firm" not in page_text  # blind: the fallback title (the organisation) is not printed
+    again = client.post(staff_url(phase, "score-sheets"))
+    assert again.headers["Location"] == response.headers["Location"]  # same entries, same job

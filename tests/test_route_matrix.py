@@ -191,6 +191,7 @@ MATRIX.update({
     "panel.export_assignments": Route("GET", lambda c: _stf(c, "assignments.csv"), STAFF_ONLY),
     "panel.progress": Route("GET", lambda c: _stf(c, "progress"), STAFF_ONLY),
     "panel.import_scores": Route("GET", lambda c: _stf(c, "import-scores"), STAFF_ONLY),
+    "panel.score_sheets": Route("POST", lambda c: _stf(c, "score-sheets"), STAFF_ACTION),
     "panel.update_member": Route("POST", lambda c: f"/staff/panel-members/{c['member'].id}", STAFF_ACTION,
                                  {"action": "update", "max_load": "5", "min_load": "0"}),
     "panel.decide_conflict": Route("POST", lambda c: f"/staff/conflicts/{c['conflict'].id}/decide", STAFF_ACTION,

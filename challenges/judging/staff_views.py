@@ -15,7 +15,7 @@ from ..models import Phase
 from ..services import get_challenge, get_phase
 from ..submissions.models import Submission
 from ..timezones import TimezoneError, local_to_utc, utcnow
-from . import services
+from . import services, sheets
 from .models import CONFLICT_TYPES, Assignment, AssignmentRun, Conflict, PanelMember
 
 bp = Blueprint("panel", __name__, url_prefix="/staff")
@@ -282,6 +282,16 @@ def progress(slug: str, phase_id: int):
                            entries=per_entry, errors=errors, overdue={j.member.id for j in judges
                                                                       if services.is_overdue(phase, j, now)},
                            judging_open=services.judging_open(phase, now)), 400 if errors else 200
+
+
+@bp.route(BASE + "/score-sheets", methods=["POST"])
+@staff_required
+def score_sheets(slug: str, phase_id: int):
+    _, phase = _phase(slug, phase_id)
+    _csrf_ok()
+    job = sheets.request_sheets(actor=current_user, phase=phase)
+    db.session.commit()
+    return redirect(url_for("jobs.show", job_id=job.id))
 
 
 @bp.route(BASE + "/import-scores", methods=["GET", "POST"])
