@@ -124,6 +124,7 @@ class Phase(db.Model):
     bids_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     reviews_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # shown to judges; overdue after it
     judging_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set by staff; reviews freeze
+    invitation_only: Mapped[bool] = mapped_column(Boolean, default=False)  # later rounds: advanced entries only
 
     challenge: Mapped[Challenge] = relationship(back_populates="phases")
     fields: Mapped[list[FormField]] = relationship(

@@ -192,6 +192,11 @@ MATRIX.update({
     "panel.progress": Route("GET", lambda c: _stf(c, "progress"), STAFF_ONLY),
     "panel.import_scores": Route("GET", lambda c: _stf(c, "import-scores"), STAFF_ONLY),
     "panel.score_sheets": Route("POST", lambda c: _stf(c, "score-sheets"), STAFF_ACTION),
+    "panel.advance": Route("GET", lambda c: _stf(c, "advance"), STAFF_ONLY),
+    # Rounds: only members of the advanced organisation may answer its invitation.
+    "submissions.respond_to_advancement": Route(
+        "POST", lambda c: f"/vendor/advancements/{c['advancement'].id}",
+        {**NOT_FOUND_BUT, "vendor": ALLOWED}, {"decision": "decline"}),
     "panel.update_member": Route("POST", lambda c: f"/staff/panel-members/{c['member'].id}", STAFF_ACTION,
                                  {"action": "update", "max_load": "5", "min_load": "0"}),
     "panel.decide_conflict": Route("POST", lambda c: f"/staff/conflicts/{c['conflict'].id}/decide", STAFF_ACTION,
@@ -246,6 +251,12 @@ def ctx(app, db):
                                         reason="Former employer", submission=submission)
     run = AssignmentRun(phase_id=judged.id, mode="ensure", inputs_hash="matrix", result={"pairs": [], "loads": {}})
     db.session.add(run)
+    from challenges.submissions.models import Advancement
+
+    advancement = Advancement(from_submission_id=submission.id, to_phase_id=draft.phases[0].id,
+                              organization_id=submission.organization_id, accept_by=judged.closes_at + (
+                                  judged.closes_at - judged.opens_at))
+    db.session.add(advancement)
     db.session.commit()
     assert withdrawn.status == "removed"
     return {
@@ -254,6 +265,7 @@ def ctx(app, db):
         "withdrawn": withdrawn,
         "conflict": conflict,
         "run": run,
+        "advancement": advancement,
         "job": job,
         "submission": submission,
         "file": stored,

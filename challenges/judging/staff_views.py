@@ -284,6 +284,45 @@ def progress(slug: str, phase_id: int):
                            judging_open=services.judging_open(phase, now)), 400 if errors else 200
 
 
+@bp.route(BASE + "/advance", methods=["GET", "POST"])
+@staff_required
+def advance(slug: str, phase_id: int):
+    """Rounds: advance selected entries to a later phase, whose vendors are invited to apply there."""
+    from ..submissions import services as applications
+
+    challenge, phase = _phase(slug, phase_id)
+    later = [p for p in challenge.phases if p.order > phase.order]
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        _csrf_ok()
+        try:
+            to_phase = next((p for p in later if str(p.id) == request.form.get("to_phase")), None)
+            if to_phase is None:
+                raise ValidationFailed("Choose the next phase.", {"to_phase": "Choose a later phase."})
+            raw = request.form.get("accept_by", "").strip()
+            try:
+                accept_by = local_to_utc(datetime.fromisoformat(raw), challenge.timezone)
+            except (ValueError, TimezoneError) as exc:
+                raise ValidationFailed("Enter the acceptance deadline.", {"accept_by": str(exc) if isinstance(
+                    exc, TimezoneError) else "Enter a date and time such as 2026-12-01T17:00."}) from exc
+            chosen = {int(v) for v in request.form.getlist("entry") if v.isdigit()}
+            picked = [s for s in services.entries(phase) if s.id in chosen]
+            created = applications.advance(actor=current_user, phase=phase, submissions=picked, to_phase=to_phase,
+                                           accept_by=accept_by)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = exc.errors or {"form": exc.message}
+        else:
+            flash(f"Advanced {len(created)} entr{'y' if len(created) == 1 else 'ies'} to {to_phase.name}; "
+                  "their applicants were emailed.", "success")
+            return _back("panel.advance", phase)
+    _, per_entry = services.progress(phase)
+    return render_template("judging/staff/advance.html", challenge=challenge, phase=phase, later=later,
+                           entries=per_entry, advanced=applications.advancements_from(phase), errors=errors,
+                           form=request.form, now=utcnow()), 400 if errors else 200
+
+
 @bp.route(BASE + "/score-sheets", methods=["POST"])
 @staff_required
 def score_sheets(slug: str, phase_id: int):

@@ -164,3 +164,30 @@ class Screening(db.Model):
     reason: Mapped[str] = mapped_column(Text, default="")
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Advancement(db.Model):
+    """An entry advanced to a later phase: its organisation is invited to apply there by `accept_by`."""
+
+    __tablename__ = "advancements"
+    __table_args__ = (UniqueConstraint("from_submission_id", "to_phase_id"),)
+    __audit_type__ = "advancement"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    from_submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    to_phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    accept_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="invited")  # invited | accepted | declined
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    from_submission: Mapped[Submission] = relationship(foreign_keys=[from_submission_id])
+    to_phase = relationship("Phase")
+    organization: Mapped[Organization] = relationship()
+
+    def state(self, now: datetime) -> str:
+        """invited | accepted | declined | expired (an unanswered invitation after its deadline)."""
+        return "expired" if self.status == "invited" and now > self.accept_by else self.status

@@ -30,6 +30,7 @@ from .models import (
     BUSINESS_SIZES,
     CATEGORIES,
     SAM_STATUSES,
+    Advancement,
     Invitation,
     Membership,
     Organization,
@@ -239,6 +240,9 @@ def start_application(*, actor: User, phase: Phase, organization: Organization,
         raise PermissionDenied("You are not a member of that organisation.")
     if not accepting(phase, now):
         raise Conflict("This phase is not accepting applications now.")
+    if phase.invitation_only and not invited(organization, phase):
+        raise PermissionDenied(f"{phase.name} is open only to entries advanced from the previous round, "
+                               "whose invitation was accepted.")
     # Serialise starts per organisation before counting: a no-op UPDATE takes the row lock on
     # PostgreSQL and the write lock on SQLite, so two simultaneous starts cannot both see room.
     db.session.execute(update(Organization).where(Organization.id == organization.id)
@@ -851,3 +855,90 @@ def applications_of(user: User) -> list[Submission]:
         select(Submission).join(Membership, Membership.organization_id == Submission.organization_id)
         .where(Membership.user_id == user.id).order_by(Submission.updated_at.desc())
     ).scalars())
+
+
+# --- rounds ------------------------------------------------------------------------------------
+
+
+def invited(organization: Organization, phase: Phase) -> bool:
+    return db.session.execute(select(Advancement.id).where(
+        Advancement.organization_id == organization.id, Advancement.to_phase_id == phase.id,
+        Advancement.status == "accepted")).first() is not None
+
+
+def advance(*, actor: User, phase: Phase, submissions: list[Submission], to_phase: Phase, accept_by: datetime,
+            now: datetime | None = None) -> list[Advancement]:
+    """Advance entries of one phase to a later one. The later phase becomes invitation-only; each
+    organisation is emailed and must accept by `accept_by` before applying there."""
+    from ..services import require_staff
+
+    require_staff(actor)
+    now = now or utcnow()
+    errors = {}
+    if to_phase.challenge_id != phase.challenge_id or to_phase.order <= phase.order or to_phase.id == phase.id:
+        errors["to_phase"] = "Choose a later phase of the same challenge."
+    if accept_by <= now:
+        errors["accept_by"] = "The acceptance deadline must be in the future."
+    elif accept_by > to_phase.hard_close:
+        errors["accept_by"] = "The acceptance deadline must be before the next phase closes."
+    if not submissions:
+        errors["entries"] = "Choose at least one entry."
+    wrong = [s.public_code or str(s.id) for s in submissions if s.phase_id != phase.id or s.status != "submitted"]
+    if wrong:
+        errors["entries"] = f"Only submitted entries of {phase.name} can advance (not {', '.join(wrong)})."
+    if errors:
+        raise ValidationFailed("Please correct the advancement.", errors)
+    if not to_phase.invitation_only:
+        to_phase.invitation_only = True
+        audit.record(actor=actor, action="phase.invitation_only", obj=to_phase, details={"from": phase.id})
+    created = []
+    for submission in submissions:
+        existing = db.session.execute(select(Advancement).where(
+            Advancement.from_submission_id == submission.id, Advancement.to_phase_id == to_phase.id)
+        ).scalar_one_or_none()
+        if existing is not None:
+            continue
+        advancement = Advancement(from_submission_id=submission.id, to_phase_id=to_phase.id,
+                                  organization_id=submission.organization_id, accept_by=accept_by,
+                                  invited_by_id=actor.id)
+        db.session.add(advancement)
+        db.session.flush()
+        created.append(advancement)
+        for member in submission.organization.memberships:
+            mail.queue(to=member.user.email, subject=f"You advanced to {to_phase.name}: {phase.challenge.title}",
+                       template="advancement", dedupe_key=f"advancement:{advancement.id}:{member.user_id}",
+                       advancement=advancement, submission=submission, to_phase=to_phase,
+                       link=external_url("submissions.dashboard"))
+        audit.record(actor=actor, action="submission.advanced", obj=submission,
+                     details={"to_phase": to_phase.id, "accept_by": accept_by.isoformat()})
+    return created
+
+
+def respond_to_advancement(*, actor: User, advancement: Advancement, accept: bool,
+                           now: datetime | None = None) -> Advancement:
+    now = now or utcnow()
+    if membership(actor, advancement.organization) is None:
+        raise NotFound("No such invitation.")
+    state = advancement.state(now)
+    if state == "expired":
+        raise Conflict("The deadline to accept this invitation has passed.")
+    if state != "invited":
+        raise Conflict(f"This invitation was already {state}.")
+    advancement.status = "accepted" if accept else "declined"
+    advancement.decided_by_id, advancement.decided_at = actor.id, now
+    db.session.flush()
+    audit.record(actor=actor, action=f"advancement.{advancement.status}", obj=advancement)
+    return advancement
+
+
+def advancements_of(user: User) -> list[Advancement]:
+    return list(db.session.execute(
+        select(Advancement).join(Membership, Membership.organization_id == Advancement.organization_id)
+        .where(Membership.user_id == user.id).order_by(Advancement.created_at.desc())).scalars())
+
+
+def advancements_from(phase: Phase) -> dict[int, Advancement]:
+    """Entries of `phase` already advanced, by submission id."""
+    return {a.from_submission_id: a for a in db.session.execute(
+        select(Advancement).join(Submission, Submission.id == Advancement.from_submission_id)
+        .where(Submission.phase_id == phase.id)).scalars()}

@@ -30,7 +30,8 @@ UPLOAD_OVERHEAD = 64 * 1024  # multipart framing around the file itself
 @login_required  # anyone signed in may become a vendor by adding an organisation
 def dashboard():
     return render_template("submissions/dashboard.html", organizations=services.organizations_of(current_user),
-                           applications=services.applications_of(current_user), now=utcnow())
+                           applications=services.applications_of(current_user), now=utcnow(),
+                           advancements=services.advancements_of(current_user))
 
 
 def _organization_page(form: OrganizationForm, organization: Organization | None):
@@ -102,6 +103,25 @@ def accept_invitation(token: str):
         flash(f"You joined {organization.legal_name}.", "success")
         return redirect(url_for("submissions.dashboard"))
     return render_template("submissions/invitation.html", form=form, token=token)
+
+
+@bp.route("/advancements/<int:advancement_id>", methods=["POST"])
+@login_required
+def respond_to_advancement(advancement_id: int):
+    from .models import Advancement
+
+    advancement = db.session.get(Advancement, advancement_id)
+    if advancement is None:
+        raise NotFound("No such invitation.")
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    accept = request.form.get("decision") == "accept"
+    services.respond_to_advancement(actor=current_user, advancement=advancement, accept=accept)
+    db.session.commit()
+    phase = advancement.to_phase
+    flash(f"You accepted: apply to {phase.name} before it closes." if accept else "You declined the invitation.",
+          "success")
+    return redirect(url_for("submissions.dashboard"))
 
 
 @bp.route("/apply/<slug>/<phase_key>", methods=["GET", "POST"])

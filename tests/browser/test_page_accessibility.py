@@ -83,7 +83,8 @@ def test_judging_pages_the_journey_does_not_reach(browse, app):
     challenge = make_challenge(author=staff, slug="a11y-judging", publish=True)
     phase = challenge.phases[0]
     phase.bids_enabled, phase.blind = True, True
-    entry, _ = make_submission(make_user(email="v@a11y.com", roles=("vendor",)), phase, submit=True)
+    vendor = make_user(email="v@a11y.com", roles=("vendor",), password=PASSWORD)
+    entry, _ = make_submission(vendor, phase, submit=True)
     close_submissions(phase)
     judge_user = make_user(email="a11y-judge@agency.gov", roles=("judge",), password=PASSWORD)
     member = make_judge(phase, user=judge_user)
@@ -101,7 +102,7 @@ def test_judging_pages_the_journey_does_not_reach(browse, app):
     office = browse()
     office.sign_in(staff.email, PASSWORD)
     base = f"/staff/challenges/{challenge.slug}/phases/{phase.id}"
-    for path in [f"{base}/panel", f"{base}/conflicts", f"{base}/progress", f"{base}/import-scores"]:
+    for path in [f"{base}/panel", f"{base}/conflicts", f"{base}/progress", f"{base}/advance", f"{base}/import-scores"]:
         office.visit(path)
     office.page.set_input_files("#file", files=[{"name": "s.csv", "mimeType": "text/csv",
                                                  "buffer": b"entry,judge,criterion,score\nX,y@z.gov,quality,9\n"}])
@@ -112,3 +113,17 @@ def test_judging_pages_the_journey_does_not_reach(browse, app):
     office.page.get_by_label("Ensure: top up").check()
     office.submit("Propose an assignment")
     assert "Load per judge after this proposal" in office.page.content()
+
+    # The vendor's dashboard with an invitation to the next round.
+    from datetime import timedelta
+
+    from challenges.extensions import db
+    from challenges.submissions.models import Advancement
+
+    db.session.add(Advancement(from_submission_id=entry.id, to_phase_id=phase.id, organization_id=entry.organization_id,
+                               accept_by=phase.closes_at + timedelta(days=2)))
+    db.session.commit()
+    applicant = browse()
+    applicant.sign_in(vendor.email, PASSWORD)
+    applicant.visit("/vendor/")
+    assert "Invitations to the next round" in applicant.page.content()
