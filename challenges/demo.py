@@ -1,4 +1,4 @@
-"""Demo data for `make run`: accounts for every role and two open Applied AI Challenges.
+"""Demo data for `make run`: accounts for every role, two open Applied AI Challenges and one in judging.
 
 Idempotent: existing accounts and challenges (by email and slug) are left as they are.
 """
@@ -139,6 +139,9 @@ def load(today: date | None = None) -> str:
         services.submit_for_review(actor=author, challenge=challenge, note="Demo challenge.")
         services.approve_and_publish(actor=approver, challenge=challenge)
         created_challenges += 1
+    if not db.session.execute(select(Challenge.id).where(Challenge.slug == JUDGING_SLUG)).first():
+        _judging_demo(today or date.today(), author, approver, password)
+        created_challenges += 1
     lines = [
         f"Demo data: {created_users} account(s) and {created_challenges} challenge(s) created "
         "(existing ones left unchanged).",
@@ -146,3 +149,59 @@ def load(today: date | None = None) -> str:
     ]
     lines += [f"  {email:24} {', '.join(r.value for r in roles)}" for email, _, roles in DEMO_USERS]
     return "\n".join(lines)
+
+
+JUDGING_SLUG = "doc-ai-2026"
+DEMO_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n" \
+           b"trailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def _judging_demo(today: date, author: User, approver: User, password: str) -> None:
+    """A third challenge whose concept phase has closed and is being judged: six entries, a panel of four
+    (the demo judge has accepted but not yet signed the attestation) and an approved assignment."""
+    import io
+
+    from .judging import services as judging
+    from .judging.models import PanelMember
+    from .submissions import services as applications
+
+    data = definitions(today)[0]
+    data.update(slug=JUDGING_SLUG, title="Applied AI Challenge: Document Understanding",
+                agency="Department of Veterans Affairs", prize_total=500_000,
+                summary="AI that reads forms, letters and scanned records so benefits decisions come sooner.")
+    challenge = build_from_definition(actor=author, data=data)
+    services.submit_for_review(actor=author, challenge=challenge, note="Demo challenge in judging.")
+    services.approve_and_publish(actor=approver, challenge=challenge)
+    phase = challenge.phases[0]
+    for n, (company, title) in enumerate([
+            ("Clearform Labs", "Form extraction for VA claims"), ("Docuvera", "Handwriting-aware intake"),
+            ("Lexigraph AI", "Letter triage with citations"), ("Northbeam Analytics", "Records summarisation"),
+            ("Paperless Civic", "Scanned record search"), ("Quillstone", "Benefit eligibility pre-check")]):
+        owner = User(email=f"founder@{company.split()[0].lower()}.example.com", name=f"{company} founder",
+                     password_hash=hash_password(password), verified_at=utcnow())
+        db.session.add(owner)
+        db.session.flush()
+        org = applications.save_organization(actor=owner, legal_name=f"{company}, Inc.")
+        entry = applications.start_application(actor=owner, phase=phase, organization=org)
+        applications.save_answers(actor=owner, submission=entry, answers={
+            "title": title, "summary": f"{title}: a demonstration entry.", "trl": f"TRL {4 + n % 4}",
+            "data_types": ["Text", "Images"][: 1 + n % 2], "team_url": f"https://{company.split()[0].lower()}.example.com"})
+        applications.upload_file(actor=owner, submission=entry, field_key="deck", filename="concept-paper.pdf",
+                                 stream=io.BytesIO(DEMO_PDF))
+        applications.accept_rules(actor=owner, submission=entry, rules_version=challenge.rules_version)
+        applications.submit(actor=owner, submission=entry)
+    phase.closes_at = utcnow() - timedelta(days=2)  # the call closed two days ago
+    services.transition(actor=author, challenge=challenge, to="closed")
+    services.transition(actor=author, challenge=challenge, to="judging")
+    for email, name in (("judge@example.gov", None), ("judge.two@example.gov", "Jamie Second"),
+                        ("judge.three@example.gov", "Jess Third"), ("judge.four@example.gov", "Jo Fourth")):
+        if name:
+            _ensure_user(email, name, (Role.JUDGE,), password)
+        user = db.session.execute(select(User).where(User.email == email)).scalar_one()
+        db.session.add(PanelMember(
+            phase_id=phase.id, user_id=user.id, email=email, status="active", agency="va.gov", max_load=6,
+            expertise=["text", "images"][: 1 + len(email) % 2], invited_by_id=author.id, accepted_at=utcnow(),
+            attested_at=None if name is None else utcnow(),
+            attestation_version=None if name is None else judging.ATTESTATION_VERSION))
+    db.session.flush()
+    judging.approve_run(actor=author, run=judging.propose(actor=author, phase=phase, k=3, seed=2026))

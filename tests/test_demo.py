@@ -25,12 +25,13 @@ def test_demo_load_twice_changes_nothing_the_second_time(app, db, run_cli):
     second = run_cli("demo", "load")
 
     assert first.exit_code == 0, first.output
-    assert "6 account(s) and 2 challenge(s) created" in first.output
+    assert "6 account(s) and 3 challenge(s) created" in first.output
     assert second.exit_code == 0, second.output
     assert "0 account(s) and 0 challenge(s) created (existing ones left unchanged)." in second.output
     assert _row_counts() == after_first
     assert db.session.execute(select(func.count(AuditEvent.id))).scalar_one() == audit_first > 0
-    assert after_first["challenges"] == 2 and after_first["users"] == 7  # six people and the system user
+    # six demo people, the system user, six demo founders and three more judges
+    assert after_first["challenges"] == 3 and after_first["users"] == 16
     assert verify().ok
     assert "Demo sign-ins (password for all: demo-password-2026):" in first.output
     for email in ("admin@example.gov", "staff@example.gov", "reviewer@example.gov", "judge@example.gov",
@@ -42,7 +43,8 @@ def test_demo_load_challenges_open_now_and_accounts_sign_in(app, db, run_cli):
     run_cli("demo", "load")
     now = datetime.now(UTC)
 
-    challenges = db.session.execute(select(Challenge).order_by(Challenge.slug)).scalars().all()
+    challenges = db.session.execute(select(Challenge).where(Challenge.slug != "doc-ai-2026")
+                                    .order_by(Challenge.slug)).scalars().all()
 
     assert [c.slug for c in challenges] == ["ai-health-2026", "llm-2026"]
     for challenge in challenges:
@@ -63,3 +65,18 @@ def test_demo_load_challenges_open_now_and_accounts_sign_in(app, db, run_cli):
     system = db.session.execute(select(User).where(User.is_system.is_(True))).scalar_one()
     assert system.email == "system@challenges.invalid"
     assert authenticate(email="system@challenges.invalid", password="demo-password-2026") is None
+
+
+def test_demo_challenge_in_judging_gives_the_demo_judge_a_queue(app, db, run_cli):
+    from challenges.judging import services as judging
+
+    run_cli("demo", "load")
+    challenge = db.session.execute(select(Challenge).where(Challenge.slug == "doc-ai-2026")).scalar_one()
+    phase = challenge.phases[0]
+    assert challenge.status == "judging" and judging.judging_open(phase)
+    assert len(judging.entries(phase)) == 6
+    judges, per_entry = judging.progress(phase)
+    assert {e.assigned for e in per_entry} == {3} and len(judges) == 4
+    judge = db.session.execute(select(User).where(User.email == "judge@example.gov")).scalar_one()
+    member, assignments = judging.queue(judge)[0]
+    assert member.attested_at is None and assignments  # signs the attestation first, then scores
