@@ -93,3 +93,39 @@ def test_simultaneous_starts_respect_the_per_organisation_limit(app, db):
     assert sorted(outcomes).count("started") == 1 and outcomes.count("refused") == 11
     assert db.session.execute(select(func.count(Submission.id)).where(Submission.organization_id == org_id)
                               ).scalar_one() == 1
+
+
+def test_judge_submitting_twice_at_once_gives_one_review(app, db):
+    """Double click or two tabs: eight simultaneous submits of one review leave one review, one score per
+    criterion, and one 'submitted' audit event."""
+    from challenges.audit import AuditEvent
+    from challenges.judging import services as judging
+    from challenges.judging.models import Assignment, Review, Score
+    from tests.factories import close_submissions, make_assignment, make_judge
+
+    phase = make_challenge(publish=True, slug="double").phases[0]
+    vendor = make_user(email="double@vendor.com", roles=("vendor",))
+    submission, _ = make_submission(vendor, phase, submit=True)
+    close_submissions(phase)
+    judge = make_judge(phase, "double@agency.gov")
+    assignment_id, user_id = make_assignment(judge, submission).id, judge.user_id
+    db.session.remove()
+
+    def save(_):
+        with app.app_context():
+            try:
+                judging.save_review(actor=_db.session.get(User, user_id),
+                                    assignment=_db.session.get(Assignment, assignment_id),
+                                    values={"quality": "4", "impact": "5"}, comments={}, submit=True,
+                                    reason="double")
+                _db.session.commit()
+                return "ok"
+            finally:
+                _db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(save, range(8))) == ["ok"] * 8
+    assert db.session.execute(select(func.count(Review.id))).scalar_one() == 1
+    assert db.session.execute(select(func.count(Score.id))).scalar_one() == 2
+    assert db.session.execute(select(func.count(AuditEvent.id)).where(AuditEvent.action == "review.submitted")
+                              ).scalar_one() == 1
