@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import lazyload
 
@@ -27,7 +26,7 @@ from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict as ConflictError
 from ..errors import NotFound, PermissionDenied, ValidationFailed
 from ..extensions import db
-from ..links import external_url
+from ..links import external_url, read_invitation, sign_invitation
 from ..models import Challenge, ChallengeStatus, Phase, Rubric
 from ..services import current_rubric, require_staff
 from ..submissions.models import Membership, Organization, Submission
@@ -83,12 +82,6 @@ def _panel_errors(max_load: int, min_load: int) -> dict[str, str]:
     return errors
 
 
-def _invite_serializer():
-    from itsdangerous import URLSafeTimedSerializer
-
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="panel-invitation")
-
-
 def invite_judge(*, actor: User, phase: Phase, email: str, expertise: Any = (), max_load: int = 10,
                  min_load: int = 0, agency: str = "", is_chair: bool = False, notify: bool = True) -> PanelMember:
     """Add a judge to the phase's panel and email them a link (works for existing and new people)."""
@@ -119,7 +112,7 @@ def invite_judge(*, actor: User, phase: Phase, email: str, expertise: Any = (), 
     if is_chair:
         _only_one_chair(member)
     if notify:
-        token = _invite_serializer().dumps({"id": member.id, "email": address})
+        token = sign_invitation("panel-invitation", {"id": member.id, "email": address})
         mail.queue(to=address, subject=f"Invitation to judge: {phase.challenge.title}", template="judge_invitation",
                    dedupe_key=f"panel-invite:{member.id}:{member.invited_at.isoformat()}", member=member,
                    phase=phase, inviter=actor, link=external_url("judging.accept_invitation", token=token))
@@ -163,14 +156,8 @@ def remove_member(*, actor: User, member: PanelMember, reason: str) -> None:
 
 
 def accept_invitation(*, actor: User, token: str, max_age: int = 30 * 24 * 3600) -> PanelMember:
-    from itsdangerous import BadSignature, SignatureExpired
-
-    try:
-        data = _invite_serializer().loads(token, max_age=max_age)
-    except SignatureExpired as exc:
-        raise ValidationFailed("This invitation has expired; ask the programme team for a new one.") from exc
-    except BadSignature as exc:
-        raise ValidationFailed("This invitation link is not valid.") from exc
+    data = read_invitation("panel-invitation", token, max_age,
+                           expired="This invitation has expired; ask the programme team for a new one.")
     member = db.session.get(PanelMember, data.get("id"))
     if member is None or member.email != data.get("email") or member.status == PanelStatus.REMOVED:
         raise ValidationFailed("This invitation no longer exists.")

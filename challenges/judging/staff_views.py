@@ -37,6 +37,20 @@ def _int(name: str, default: int | None = None) -> int | None:
         raise ValidationFailed("Enter whole numbers.", {name: "Enter a whole number."}) from exc
 
 
+def _local_time(name: str, zone: str, *, required: bool) -> datetime | None:
+    """A wall-clock time typed in the challenge's zone, as UTC (None when blank and optional)."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw and not required:
+        return None
+    try:
+        return local_to_utc(datetime.fromisoformat(raw), zone)
+    except TimezoneError as exc:
+        raise ValidationFailed("Enter a date and time.", {name: str(exc)}) from exc
+    except ValueError as exc:
+        raise ValidationFailed("Enter a date and time.", {
+            name: "Enter a date and time such as 2026-12-01T17:00."}) from exc
+
+
 def _phase(slug: str, phase_id: int):
     challenge = get_challenge(slug)
     return challenge, get_phase(challenge, phase_id)
@@ -259,12 +273,7 @@ def progress(slug: str, phase_id: int):
                 services.close_judging(actor=current_user, phase=phase, reopen=action == "reopen")
                 message = "Judging closed: reviews can no longer change." if action == "close" else "Judging reopened."
             elif action == "due":
-                raw = request.form.get("reviews_due_at", "").strip()
-                try:
-                    due = local_to_utc(datetime.fromisoformat(raw), challenge.timezone) if raw else None
-                except (ValueError, TimezoneError) as exc:
-                    raise ValidationFailed("Enter a date and time.", {"reviews_due_at": str(exc) if isinstance(
-                        exc, TimezoneError) else "Enter a date and time such as 2026-12-01T17:00."}) from exc
+                due = _local_time("reviews_due_at", challenge.timezone, required=False)
                 services.set_due(actor=current_user, phase=phase, due=due)
                 message = "Review deadline saved."
             else:
@@ -299,12 +308,7 @@ def advance(slug: str, phase_id: int):
             to_phase = next((p for p in later if str(p.id) == request.form.get("to_phase")), None)
             if to_phase is None:
                 raise ValidationFailed("Choose the next phase.", {"to_phase": "Choose a later phase."})
-            raw = request.form.get("accept_by", "").strip()
-            try:
-                accept_by = local_to_utc(datetime.fromisoformat(raw), challenge.timezone)
-            except (ValueError, TimezoneError) as exc:
-                raise ValidationFailed("Enter the acceptance deadline.", {"accept_by": str(exc) if isinstance(
-                    exc, TimezoneError) else "Enter a date and time such as 2026-12-01T17:00."}) from exc
+            accept_by = _local_time("accept_by", challenge.timezone, required=True)
             chosen = {int(v) for v in request.form.getlist("entry") if v.isdigit()}
             picked = [s for s in services.entries(phase) if s.id in chosen]
             created = applications.advance(actor=current_user, phase=phase, submissions=picked, to_phase=to_phase,

@@ -22,7 +22,7 @@ from .. import audit, jobs, mail
 from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ..extensions import db
-from ..links import external_url
+from ..links import external_url, read_invitation, sign_invitation
 from ..models import ChallengeStatus, FormField, Phase
 from ..storage import StorageError, TooLarge, get_storage, new_key, track_new_object
 from ..timezones import utcnow
@@ -167,7 +167,7 @@ def invite(*, actor: User, organization: Organization, email: str, role: str) ->
     invitation = Invitation(organization_id=organization.id, email=address, role=role, invited_by_id=actor.id)
     db.session.add(invitation)
     db.session.flush()
-    token = _invite_serializer().dumps({"id": invitation.id, "email": address})
+    token = sign_invitation("org-invitation", {"id": invitation.id, "email": address})
     mail.queue(to=address, subject=f"Join {organization.legal_name} on the Applied AI Challenges",
                template="org_invitation", dedupe_key=f"invitation:{invitation.id}", organization=organization,
                inviter=actor, role=role, link=external_url("submissions.accept_invitation", token=token))
@@ -175,22 +175,8 @@ def invite(*, actor: User, organization: Organization, email: str, role: str) ->
     return invitation
 
 
-def _invite_serializer():
-    from flask import current_app
-    from itsdangerous import URLSafeTimedSerializer
-
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="org-invitation")
-
-
 def accept_invitation(*, actor: User, token: str, max_age: int = 14 * 24 * 3600) -> Organization:
-    from itsdangerous import BadSignature, SignatureExpired
-
-    try:
-        data = _invite_serializer().loads(token, max_age=max_age)
-    except SignatureExpired as exc:
-        raise ValidationFailed("This invitation has expired; ask for a new one.") from exc
-    except BadSignature as exc:
-        raise ValidationFailed("This invitation link is not valid.") from exc
+    data = read_invitation("org-invitation", token, max_age, expired="This invitation has expired; ask for a new one.")
     invitation = db.session.get(Invitation, data.get("id"))
     if invitation is None or invitation.email != data.get("email"):
         raise ValidationFailed("This invitation no longer exists.")
