@@ -12,6 +12,7 @@ Run: .venv/bin/python bench/assign.py  (BENCH_ENTRIES, BENCH_JUDGES to change th
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import sys
@@ -28,7 +29,7 @@ ENTRIES = int(os.environ.get("BENCH_ENTRIES", "1000"))
 JUDGES = int(os.environ.get("BENCH_JUDGES", "100"))
 K = 3
 CONFLICT_SHARE = 0.05
-ROUNDS = 3
+ROUNDS = 5
 
 
 def build(app) -> tuple[int, int]:
@@ -118,6 +119,7 @@ def main() -> None:
                 db.session.expire_all()
                 phase = db.session.get(Phase, phase_id)
                 staff = db.session.get(User, staff_id)
+                gc.collect()  # start each round from the same heap: a collection left over from set-up is noise
                 started = time.perf_counter()
                 run = judging.propose(actor=staff, phase=phase, k=K, seed=round_no)
                 db.session.commit()
