@@ -482,26 +482,40 @@ def _live_assignments(phase_id: int, *, member_id: int | None = None) -> list[As
     return list(db.session.execute(query).scalars())
 
 
-def assign(*, actor: User, member: PanelMember, submission: Submission, source: str = "manual",
-           run: AssignmentRun | None = None, notify: bool = True) -> Assignment:
-    """Assign one entry to one judge; refuses conflicts, inactive judges and entries not open to judging."""
-    require_staff(actor)
+def _refuse_pair(member: PanelMember, submission: Submission, conflicts: set[tuple[int, int]]) -> None:
     if member.status != PanelStatus.ACTIVE:
         raise ConflictError(f"{member.email} has not accepted the invitation yet.")
     if submission.phase_id != member.phase_id or submission.status != "submitted":
         raise ConflictError(f"{submission.public_code or submission.id} is not a submitted entry of this phase.")
-    if is_conflicted(member, submission):
+    if (member.id, submission.id) in conflicts:
         raise ConflictError(f"{member.email} has a conflict of interest with {submission.public_code}.")
-    existing = db.session.execute(select(Assignment).where(
-        Assignment.panel_member_id == member.id, Assignment.submission_id == submission.id)).scalar_one_or_none()
+
+
+def _make_live(existing: Assignment | None, member: PanelMember, submission: Submission, source: str,
+               run: AssignmentRun | None) -> Assignment | None:
+    """The assignment to add, or None when the pair is already live. A recusal is never undone."""
     if existing is not None and existing.status == LIVE_ASSIGNMENT:
-        return existing
+        return None
     if existing is not None and existing.status == "recused":
         raise ConflictError(f"{member.email} recused from {submission.public_code}.")
     assignment = existing or Assignment(phase_id=member.phase_id, panel_member_id=member.id,
                                         submission_id=submission.id)
     assignment.status, assignment.source, assignment.reason = LIVE_ASSIGNMENT, source, ""
     assignment.run_id = run.id if run else None
+    return assignment
+
+
+def assign(*, actor: User, member: PanelMember, submission: Submission, source: str = "manual",
+           notify: bool = True, conflicts: set[tuple[int, int]] | None = None) -> Assignment:
+    """Assign one entry to one judge; refuses conflicts (checked now, not remembered from invitation),
+    inactive judges and entries not open to judging."""
+    require_staff(actor)
+    _refuse_pair(member, submission, conflicted_pairs(member.phase) if conflicts is None else conflicts)
+    existing = db.session.execute(select(Assignment).where(
+        Assignment.panel_member_id == member.id, Assignment.submission_id == submission.id)).scalar_one_or_none()
+    assignment = _make_live(existing, member, submission, source, None)
+    if assignment is None:
+        return existing  # type: ignore[return-value]
     db.session.add(assignment)
     db.session.flush()
     audit.record(actor=actor, action="assignment.created", obj=assignment,
@@ -689,8 +703,17 @@ def approve_run(*, actor: User, run: AssignmentRun) -> list[Assignment]:
         assignment = db.session.get(Assignment, assignment_id)
         if assignment is not None and assignment.status == LIVE_ASSIGNMENT:
             assignment.status, assignment.reason = "removed", f"rebalanced by proposal {run.id}"
-    created = [assign(actor=actor, member=by_id[j], submission=sub_by_id[e], source="auto", run=run, notify=False)
-               for j, e in run.result.get("pairs", [])]
+    # Every pair is checked again against the conflicts as they are now (read once, not per pair).
+    conflicts = conflicted_pairs(phase)
+    existing = {(a.panel_member_id, a.submission_id): a for a in db.session.execute(
+        select(Assignment).where(Assignment.phase_id == phase.id)).scalars()}
+    created = []
+    for j, e in run.result.get("pairs", []):
+        _refuse_pair(by_id[j], sub_by_id[e], conflicts)
+        assignment = _make_live(existing.get((j, e)), by_id[j], sub_by_id[e], "auto", run)
+        if assignment is not None:
+            created.append(assignment)
+    db.session.add_all(created)
     run.status, run.decided_by_id, run.decided_at = "approved", actor.id, utcnow()
     db.session.flush()
     for member_id in sorted({j for j, _ in run.result.get("pairs", [])}):
@@ -742,7 +765,8 @@ def import_pairs(*, actor: User, phase: Phase, text: str) -> int:
             pairs.append((members[judge], subs[entry]))
     if errors:
         raise ValidationFailed("The file was not imported: " + "; ".join(errors[:20]), {"file": "\n".join(errors)})
-    return sum(1 for m, s in pairs if assign(actor=actor, member=m, submission=s, source="manual").run_id is None)
+    conflicts = conflicted_pairs(phase)
+    return len([assign(actor=actor, member=m, submission=s, conflicts=conflicts) for m, s in pairs])
 
 
 # --- reviews ----------------------------------------------------------------------------------
