@@ -1,0 +1,380 @@
+"""Combining reviews, ranks, ties and reliability (SCORING.md sections 3-6). Pure pandas/numpy.
+
+Input is a long frame of *counted* reviews: one row per (entry, judge) with the review total `T`
+(0..100, section 2). Every function is deterministic given its inputs (and seed), and none
+depends on row order, so every figure in a report can be reproduced from the scores export.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+METHODS = ("mean", "median", "trimmed", "zscore", "calibrated", "borda")
+DISAGREEMENT_SD = 20.0
+DISAGREEMENT_RANGE = 40.0
+
+
+def _frame(reviews: pd.DataFrame) -> pd.DataFrame:
+    """A canonical copy: columns entry, judge, T; sorted so no result depends on the input order."""
+    frame = reviews.loc[:, ["entry", "judge", "T"]].astype({"T": float})
+    return frame.sort_values(["entry", "judge"], kind="mergesort").reset_index(drop=True)
+
+
+def trim_mean(values: Iterable[float], proportion: float = 0.2) -> float:
+    """scipy.stats.trim_mean: cut int(proportion * n) values from each end, then average."""
+    ordered = np.sort(np.asarray(list(values), dtype=float))
+    cut = int(proportion * len(ordered))
+    kept = ordered[cut:len(ordered) - cut] if cut else ordered
+    return float(kept.mean()) if len(kept) else math.nan
+
+
+def zscores(reviews: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per-judge standardisation: z_ij = (T_ij - m_j) / s_j, pooled m/s for a judge with fewer than 3
+    reviews or sd 0; the entry's z is the mean of its z_ij, displayed as m_G + s_G * z."""
+    frame = _frame(reviews)
+    pooled_mean, pooled_sd = frame["T"].mean(), frame["T"].std(ddof=1)
+    stats = frame.groupby("judge")["T"].agg(["mean", "std", "count"])
+    use_pooled = (stats["count"] < 3) | stats["std"].isna() | (stats["std"] == 0)
+    stats.loc[use_pooled, ["mean", "std"]] = [pooled_mean, pooled_sd]
+    m = frame["judge"].map(stats["mean"])
+    s = frame["judge"].map(stats["std"])
+    z = (frame["T"] - m) / s if pooled_sd and not math.isnan(pooled_sd) else frame["T"] * 0.0
+    entry_z = z.groupby(frame["entry"]).mean()
+    scale = pooled_sd if pooled_sd and not math.isnan(pooled_sd) else 0.0
+    return (pooled_mean + scale * entry_z).rename("zscore"), entry_z.rename("z")
+
+
+def calibrate(reviews: pd.DataFrame, lam: float = 1.0) -> tuple[pd.Series, pd.Series]:
+    """Judge-offset model y_ij = f_i + b_j + noise, ridge λ on b, solved exactly from the normal
+    equations. Returns (f per entry, b per judge)."""
+    frame = _frame(reviews)
+    entries = sorted(frame["entry"].unique(), key=str)
+    judges = sorted(frame["judge"].unique(), key=str)
+    e_index = {e: n for n, e in enumerate(entries)}
+    j_index = {j: n for n, j in enumerate(judges)}
+    ne, nj = len(entries), len(judges)
+    a = np.zeros((ne + nj, ne + nj))
+    rhs = np.zeros(ne + nj)
+    for entry, judge, total in frame.itertuples(index=False):
+        i, j = e_index[entry], ne + j_index[judge]
+        a[i, i] += 1
+        a[i, j] += 1
+        a[j, i] += 1
+        a[j, j] += 1
+        rhs[i] += total
+        rhs[j] += total
+    a[ne:, ne:] += lam * np.eye(nj)
+    solution = np.linalg.solve(a, rhs)
+    return (pd.Series(solution[:ne], index=entries, name="calibrated"),
+            pd.Series(solution[ne:], index=judges, name="offset"))
+
+
+def borda(reviews: pd.DataFrame) -> pd.Series:
+    """Each judge ranks their own entries (ties averaged); β = (n_j - r)/(n_j - 1), 0.5 when n_j = 1."""
+    frame = _frame(reviews)
+    rank = frame.groupby("judge")["T"].rank(ascending=False, method="average")
+    n = frame.groupby("judge")["T"].transform("count")
+    beta = np.where(n > 1, (n - rank) / (n - 1).where(n > 1, 1), 0.5)
+    return pd.Series(beta, index=frame.index).groupby(frame["entry"]).mean().rename("borda")
+
+
+def kemeny(reviews: pd.DataFrame, entries: list) -> tuple[list, int]:
+    """The order of at most 8 entries that disagrees least with the judges' pairwise preferences
+    (pairs one judge scored both of, that judge's ties skipped). Ties between orders: the first in
+    the given entry order wins, so the result is deterministic."""
+    if len(entries) > 8:
+        raise ValueError("Kemeny order is computed for at most 8 entries.")
+    frame = _frame(reviews)
+    frame = frame[frame["entry"].isin(entries)]
+    prefer: dict[tuple, int] = {}
+    for _, group in frame.groupby("judge"):
+        scores = dict(zip(group["entry"], group["T"], strict=True))
+        for x, y in itertools.permutations(scores, 2):
+            if scores[x] > scores[y]:
+                prefer[(x, y)] = prefer.get((x, y), 0) + 1
+    best, best_distance = list(entries), None
+    for order in itertools.permutations(entries):
+        distance = sum(prefer.get((later, earlier), 0)
+                       for n, earlier in enumerate(order) for later in order[n + 1:])
+        if best_distance is None or distance < best_distance:
+            best, best_distance = list(order), distance
+    return best, int(best_distance or 0)
+
+
+def percentile(rank: float, n: int) -> int:
+    """Lower is better: clamp(ceil(100 (R - 0.5) / N), 1, 99)."""
+    return int(min(max(math.ceil(100 * (rank - 0.5) / n - 1e-9), 1), 99))
+
+
+def combine(reviews: pd.DataFrame) -> pd.DataFrame:
+    """Every method per entry, side by side, with n, sd and range."""
+    frame = _frame(reviews)
+    grouped = frame.groupby("entry")["T"]
+    out = pd.DataFrame({
+        "n_reviews": grouped.count(),
+        "mean": grouped.mean(),
+        "median": grouped.median(),
+        "trimmed_mean": grouped.apply(trim_mean),
+        "sd": grouped.std(ddof=1),
+        "range": grouped.max() - grouped.min(),
+    })
+    display, _ = zscores(frame)
+    out["zscore"] = display
+    calibrated, _ = calibrate(frame)
+    out["calibrated"] = calibrated
+    out["shift"] = out["calibrated"] - out["mean"]
+    out["borda"] = borda(frame)
+    return out
+
+
+PRIMARY_COLUMN = {"mean": "mean", "median": "median", "trimmed": "trimmed_mean", "zscore": "zscore",
+                  "calibrated": "calibrated", "borda": "borda"}
+
+
+@dataclass
+class Leaderboard:
+    rows: pd.DataFrame  # one row per entry, in rank order
+    method: str
+    seed: int
+    kemeny: list = field(default_factory=list)
+    kemeny_distance: int = 0
+
+
+def rank_entries(table: pd.DataFrame, method: str, *, tiebreak: pd.Series | None = None) -> pd.DataFrame:
+    """Order by SCORING.md section 4: primary (4 decimals), secondary (median for mean, else mean),
+    the tie-break criterion's mean, more reviews, lower sd; whatever is still equal needs the panel."""
+    column = PRIMARY_COLUMN[method]
+    secondary = "median" if method == "mean" else "mean"
+    keys = pd.DataFrame({
+        "primary": table[column].round(4),
+        "secondary": table[secondary].round(4),
+        "criterion": (tiebreak.reindex(table.index) if tiebreak is not None else pd.Series(0.0, index=table.index))
+        .round(4).fillna(-math.inf),
+        "n": table["n_reviews"],
+        "neg_sd": -table["sd"].fillna(0).round(4),
+    }, index=table.index)
+    ordered = keys.sort_values(["primary", "secondary", "criterion", "n", "neg_sd"], ascending=False,
+                               kind="mergesort")
+    ranked = table.loc[ordered.index].copy()
+    ranked["tie"] = ranked[column].round(4).duplicated(keep=False)
+    ranked["requires_panel_decision"] = ordered.duplicated(keep=False).to_numpy()
+    # Entries that cannot be told apart share the rank of the first of them.
+    position = np.arange(1, len(ordered) + 1)
+    group_start = ~ordered.duplicated(keep="first").to_numpy() | ~ordered.duplicated(keep=False).to_numpy()
+    ranks = np.maximum.accumulate(np.where(group_start, position, 0))
+    ranked["rank"] = ranks
+    return ranked
+
+
+def leaderboard(reviews: pd.DataFrame, *, method: str = "mean", quorum: int = 2, award_places: int = 3,
+                tiebreak: pd.Series | None = None, assigned: pd.Series | None = None, bootstrap: int = 1000,
+                seed: int = 0, disagreement_sd: float = DISAGREEMENT_SD,
+                disagreement_range: float = DISAGREEMENT_RANGE) -> Leaderboard:
+    """The whole leaderboard: methods, rank with tie-breaks, flags, percentiles, rank intervals and
+    leave-one-judge-out sensitivity, plus the Kemeny order of the top entries (at most 8)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}")
+    frame = _frame(reviews)
+    if frame.empty:
+        return Leaderboard(rows=pd.DataFrame(), method=method, seed=seed)
+    table = combine(frame)
+    ranked = rank_entries(table, method, tiebreak=tiebreak)
+    ranked["assigned"] = assigned.reindex(ranked.index).fillna(0).astype(int) if assigned is not None \
+        else ranked["n_reviews"]
+    ranked["provisional"] = ranked["n_reviews"] < quorum
+    ranked["disagreement"] = (ranked["sd"].fillna(0) > disagreement_sd) | (ranked["range"] >= disagreement_range)
+    counted = ranked[~ranked["provisional"]]
+    if len(counted):
+        average_rank = counted[PRIMARY_COLUMN[method]].rank(ascending=False, method="average")
+        ranked["percentile"] = average_rank.map(lambda r: percentile(r, len(counted)))
+    else:
+        ranked["percentile"] = np.nan
+    low, high = rank_intervals(frame, method, samples=bootstrap, seed=seed)
+    ranked["rank_low"], ranked["rank_high"] = low.reindex(ranked.index), high.reindex(ranked.index)
+    ranked["statistical_tie"] = (ranked["rank_low"] <= award_places) & (ranked["rank_high"] > award_places)
+    change, culprit = leave_one_judge_out(frame, method)
+    ranked["loo_max_rank_change"] = change.reindex(ranked.index).fillna(0).astype(int)
+    ranked["loo_judge"] = culprit.reindex(ranked.index)
+    ranked["flags"] = ranked.apply(_flags, axis=1)
+    finalists = list(ranked.index[:min(8, len(ranked))])
+    order, distance = kemeny(frame, finalists) if len(finalists) > 1 else (finalists, 0)
+    return Leaderboard(rows=ranked, method=method, seed=seed, kemeny=order, kemeny_distance=distance)
+
+
+def _flags(row: pd.Series) -> list[str]:
+    return [name for name in ("provisional", "disagreement", "tie", "statistical_tie", "requires_panel_decision")
+            if bool(row.get(name))]
+
+
+def _ranks(frame: pd.DataFrame, method: str) -> pd.Series:
+    table = combine(frame) if method in ("zscore", "calibrated", "borda") else None
+    if table is None:
+        grouped = frame.groupby("entry")["T"]
+        values = {"mean": grouped.mean, "median": grouped.median,
+                  "trimmed": lambda: grouped.apply(trim_mean)}[method]()
+    else:
+        values = table[PRIMARY_COLUMN[method]]
+    return values.round(4).rank(ascending=False, method="min")
+
+
+def rank_intervals(reviews: pd.DataFrame, method: str, *, samples: int = 1000,
+                   seed: int = 0) -> tuple[pd.Series, pd.Series]:
+    """Bootstrap: resample each entry's reviews with replacement B times, re-rank, and report the
+    2.5-97.5 % rank interval. Seeded, so the same data and seed give the same interval."""
+    frame = _frame(reviews)
+    entries = sorted(frame["entry"].unique(), key=str)
+    if samples <= 0 or not entries:
+        ranks = _ranks(frame, method)
+        return ranks, ranks
+    rng = np.random.default_rng(seed)
+    groups = [frame[frame["entry"] == e] for e in entries]
+    if method in ("mean", "median", "trimmed"):
+        # Vectorised: draw all resamples of one entry at once.
+        reducer = {"mean": lambda x: x.mean(axis=1), "median": lambda x: np.median(x, axis=1),
+                   "trimmed": lambda x: np.apply_along_axis(trim_mean, 1, x)}[method]
+        values = np.column_stack([
+            reducer(rng.choice(g["T"].to_numpy(), size=(samples, len(g)), replace=True)) for g in groups])
+        ranks = pd.DataFrame(np.round(values, 4)).rank(axis=1, ascending=False, method="min").to_numpy()
+    else:
+        ranks = np.zeros((samples, len(entries)))
+        for b in range(samples):
+            picked = pd.concat([g.iloc[rng.integers(0, len(g), len(g))] for g in groups], ignore_index=True)
+            picked["judge"] = picked["judge"].astype(str) + "#" + picked.groupby(["entry", "judge"]).cumcount().astype(str)
+            ranks[b] = _ranks(picked, method).reindex(entries).to_numpy()
+    low = np.floor(np.percentile(ranks, 2.5, axis=0))
+    high = np.ceil(np.percentile(ranks, 97.5, axis=0))
+    return pd.Series(low.astype(int), index=entries), pd.Series(high.astype(int), index=entries)
+
+
+def leave_one_judge_out(reviews: pd.DataFrame, method: str) -> tuple[pd.Series, pd.Series]:
+    """Drop each judge in turn and re-rank: the largest rank change per entry and the judge causing it."""
+    frame = _frame(reviews)
+    base = _ranks(frame, method)
+    change = pd.Series(0, index=base.index, dtype=int)
+    culprit = pd.Series(None, index=base.index, dtype=object)
+    for judge in sorted(frame["judge"].unique(), key=str):
+        rest = frame[frame["judge"] != judge]
+        if rest.empty:
+            continue
+        moved = (_ranks(rest, method) - base.reindex(_ranks(rest, method).index)).abs()
+        for entry, delta in moved.items():
+            if delta > change[entry]:
+                change[entry], culprit[entry] = int(delta), judge
+    return change, culprit
+
+
+# --- statistics shown to staff (section 6) ----------------------------------------------------------
+
+
+def describe(values: Iterable[float]) -> dict[str, float | int | None]:
+    series = pd.Series(list(values), dtype=float).dropna()
+    if series.empty:
+        return {"n": 0, "mean": None, "sd": None, "median": None, "min": None, "max": None}
+    return {"n": int(series.count()), "mean": float(series.mean()),
+            "sd": float(series.std(ddof=1)) if len(series) > 1 else None, "median": float(series.median()),
+            "min": float(series.min()), "max": float(series.max())}
+
+
+def judge_table(reviews: pd.DataFrame, lam: float = 1.0) -> pd.DataFrame:
+    """Per judge: n, mean, sd, leave-one-out offset, calibration offset, toughness, and a leniency flag."""
+    frame = _frame(reviews)
+    grouped = frame.groupby("judge")["T"]
+    out = pd.DataFrame({"n": grouped.count(), "mean": grouped.mean(), "sd": grouped.std(ddof=1)})
+    wide = frame.pivot(index="entry", columns="judge", values="T")
+    offsets, tough = {}, {}
+    for judge in out.index:
+        mine = wide[judge].dropna()
+        others = wide.drop(columns=judge).loc[mine.index]
+        shared = others.notna().sum(axis=1) >= 1  # the entry has >= 2 reviews including this judge's
+        diffs = (mine - others.mean(axis=1))[shared]
+        offsets[judge] = float(diffs.mean()) if len(diffs) else math.nan
+        lower = ties = comparisons = 0.0
+        for entry, value in mine.items():
+            for other in others.loc[entry].dropna():
+                comparisons += 1
+                lower += value < other
+                ties += value == other
+        tough[judge] = (lower + ties / 2) / comparisons if comparisons else math.nan
+    out["loo_offset"] = pd.Series(offsets)
+    _, b = calibrate(frame, lam)
+    out["calibration_offset"] = b
+    out["toughness"] = pd.Series(tough)
+    pooled_sd = frame["T"].std(ddof=1)
+    out["lenient_or_harsh"] = out["calibration_offset"].abs() > 0.5 * pooled_sd if pooled_sd == pooled_sd else False
+    return out
+
+
+def krippendorff_alpha_interval(wide: pd.DataFrame) -> float | None:
+    """Krippendorff's alpha, interval metric: rows are judges, columns entries (units), NaN = not
+    reviewed. Units with fewer than two values are not pairable and are left out."""
+    values = [col.dropna().to_numpy(dtype=float) for _, col in wide.items()]
+    values = [v for v in values if len(v) >= 2]
+    n = sum(len(v) for v in values)
+    if n < 2:
+        return None
+    observed = sum(((v[:, None] - v[None, :]) ** 2).sum() / (len(v) - 1) for v in values) / n
+    pooled = np.concatenate(values)
+    expected = ((pooled[:, None] - pooled[None, :]) ** 2).sum() / (n * (n - 1))
+    if expected == 0:
+        return None
+    return float(1 - observed / expected)
+
+
+def icc(wide: pd.DataFrame) -> dict[str, float | None]:
+    """ICC forms (McGraw & Wong). Two-way forms need a complete block (every judge scored every entry
+    kept); otherwise they are None and ICC(1) uses the unbalanced n0. `wide`: entries x judges."""
+    complete = wide.dropna(axis=0, how="any")
+    out: dict[str, float | None] = dict.fromkeys(("ICC1", "ICC1k", "ICCA1", "ICCAk", "ICCC1", "ICCCk"))
+    if complete.shape[0] >= 2 and complete.shape[1] >= 2 and len(complete) == len(wide.dropna(how="all")):
+        y = complete.to_numpy(dtype=float)
+        n, k = y.shape
+        grand = y.mean()
+        ss_total = ((y - grand) ** 2).sum()
+        ss_rows = k * ((y.mean(axis=1) - grand) ** 2).sum()
+        ss_cols = n * ((y.mean(axis=0) - grand) ** 2).sum()
+        ss_error = ss_total - ss_rows - ss_cols
+        bms, jms = ss_rows / (n - 1), ss_cols / (k - 1)
+        ems = ss_error / ((n - 1) * (k - 1))
+        wms = (ss_total - ss_rows) / (n * (k - 1))
+        out["ICC1"] = (bms - wms) / (bms + (k - 1) * wms)
+        out["ICC1k"] = (bms - wms) / bms
+        out["ICCA1"] = (bms - ems) / (bms + (k - 1) * ems + k * (jms - ems) / n)
+        out["ICCAk"] = (bms - ems) / (bms + (jms - ems) / n)
+        out["ICCC1"] = (bms - ems) / (bms + (k - 1) * ems)
+        out["ICCCk"] = (bms - ems) / bms
+        return {key: float(v) for key, v in out.items()}
+    # Unbalanced one-way: entries as groups of different sizes.
+    groups = [row.dropna().to_numpy(dtype=float) for _, row in wide.iterrows()]
+    groups = [g for g in groups if len(g)]
+    a, total = len(groups), sum(len(g) for g in groups)
+    if a < 2 or total - a < 1:
+        return out
+    grand = np.concatenate(groups).mean()
+    bms = sum(len(g) * (g.mean() - grand) ** 2 for g in groups) / (a - 1)
+    wms = sum(((g - g.mean()) ** 2).sum() for g in groups) / (total - a)
+    n0 = (total - sum(len(g) ** 2 for g in groups) / total) / (a - 1)
+    denominator = bms + (n0 - 1) * wms
+    out["ICC1"] = float((bms - wms) / denominator) if denominator else None
+    out["ICC1k"] = float((bms - wms) / bms) if bms else None
+    return out
+
+
+def reading(alpha: float | None, icc_values: dict[str, float | None]) -> str:
+    """A plain-language reading of the reliability figures, for pages and reports."""
+    if alpha is None:
+        return "Too few entries have two or more reviews to say how much the judges agree."
+    level = ("reliable" if alpha >= 0.8 else "tentative: use with care" if alpha >= 0.667
+             else "low: the judges often disagree on the scores themselves")
+    text = f"Agreement between judges (Krippendorff's alpha {alpha:.3f}) is {level}."
+    consistency, agreement = icc_values.get("ICCC1"), icc_values.get("ICCA1")
+    if consistency is not None and agreement is not None and consistency - agreement > 0.2:
+        text += (f" The judges agree much more on the order of entries (consistency {consistency:.2f}) than on "
+                 f"the level of their scores (absolute agreement {agreement:.2f}): some judges are more lenient "
+                 "than others, which the calibrated method corrects.")
+    return text
