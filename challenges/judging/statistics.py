@@ -245,7 +245,6 @@ def rank_intervals(reviews: pd.DataFrame, method: str, *, samples: int = 1000,
         ranks = np.zeros((samples, len(entries)))
         for b in range(samples):
             picked = pd.concat([g.iloc[rng.integers(0, len(g), len(g))] for g in groups], ignore_index=True)
-            picked["judge"] = picked["judge"].astype(str) + "#" + picked.groupby(["entry", "judge"]).cumcount().astype(str)
             ranks[b] = _ranks(picked, method).reindex(entries).to_numpy()
     low = np.floor(np.percentile(ranks, 2.5, axis=0))
     high = np.ceil(np.percentile(ranks, 97.5, axis=0))
