@@ -285,6 +285,54 @@ def assign_cli(slug: str, phase_key: str, k: int | None, max_load: int | None, a
         click.echo(f"  load {judge}: {load}")
 
 
+@judging_cli.command("leaderboard")
+@click.argument("slug")
+@click.option("--phase", "phase_key", required=True)
+@click.option("--method", type=click.Choice(["mean", "median", "trimmed", "zscore", "calibrated", "borda"]),
+              help="The ranking method (default: the phase's primary method).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed (recorded in reports).")
+def leaderboard_cli(slug: str, phase_key: str, method: str | None, fmt: str, seed: int) -> None:
+    """Print the leaderboard: every method, rank intervals, flags."""
+    import csv
+    import io
+
+    from .judging.results import phase_leaderboard
+
+    _, phase = _phase_of(slug, phase_key)
+    _, rows = phase_leaderboard(phase, method=method, seed=seed)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    out = io.StringIO()
+    columns = ["rank", "entry", "title", "n_reviews", "assigned", "mean", "median", "trimmed_mean", "zscore",
+               "calibrated", "shift", "borda", "sd", "range", "percentile", "rank_low", "rank_high", "flags"]
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "flags": " ".join(row["flags"])})
+    click.echo(out.getvalue(), nl=False)
+
+
+@judging_cli.command("stats")
+@click.argument("slug")
+@click.option("--phase", "phase_key", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def stats_cli(slug: str, phase_key: str, as_json: bool) -> None:
+    """Reliability, judge and criterion statistics on review totals."""
+    from .judging.results import phase_statistics
+
+    _, phase = _phase_of(slug, phase_key)
+    data = phase_statistics(phase)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{data['entries']} entries, {data['judges']} judges, {data['reviews']} counted reviews")
+    click.echo(data["reading"])
+    for judge in data["judges"]:
+        click.echo(f"  {judge['judge']}: n {judge['n']}, mean {judge['mean']}, offset {judge['calibration_offset']}")
+
+
 @judging_cli.command("invite")
 @click.argument("slug")
 @click.argument("emails", nargs=-1, required=True)
