@@ -205,3 +205,16 @@ def _judging_demo(today: date, author: User, approver: User, password: str) -> N
             attestation_version=None if name is None else judging.ATTESTATION_VERSION))
     db.session.flush()
     judging.approve_run(actor=author, run=judging.propose(actor=author, phase=phase, k=3, seed=2026))
+    # The three other judges have finished, so the leaderboard and statistics have something to show;
+    # judge.three is lenient, which the calibrated method corrects.
+    for member_email, lean in (("judge.two@example.gov", 0), ("judge.three@example.gov", 1),
+                               ("judge.four@example.gov", -1)):
+        for number, (_, assignments) in enumerate(
+                judging.queue(db.session.execute(select(User).where(User.email == member_email)).scalar_one())):
+            for a in assignments:
+                quality = 1 + (a.submission_id * 7 + number) % 5
+                values = {"technical": min(max(quality + lean, 1), 5), "impact": min(max(6 - quality + lean, 1), 5),
+                          "feasibility": 3 + a.submission_id % 6, "responsible_ai": 3}
+                comments = {"technical": "Scored in the demo." if values["technical"] in (1, 5) else ""}
+                judging.save_review(actor=a.panel_member.user, assignment=a, values=values, comments=comments,
+                                    overall_comment="Demo review.", submit=True)

@@ -80,3 +80,7 @@ def test_demo_challenge_in_judging_gives_the_demo_judge_a_queue(app, db, run_cli
     judge = db.session.execute(select(User).where(User.email == "judge@example.gov")).scalar_one()
     member, assignments = judging.queue(judge)[0]
     assert member.attested_at is None and assignments  # signs the attestation first, then scores
+    from challenges.judging.results import phase_leaderboard
+
+    _, rows = phase_leaderboard(phase, bootstrap=50)
+    assert len(rows) == 6 and all(r["n_reviews"] >= 2 for r in rows)  # the other judges have finished

@@ -86,3 +86,26 @@ def test_empty_phase_gives_empty_results(run_cli, db):
     data = json.loads(run_cli("judging", "stats", "nothing-yet", "--phase", "phase-1", "--json").output)
     assert data["reviews"] == 0 and data["reliability"]["krippendorff_alpha_interval"] is None
     assert all(v is None for v in data["reliability"]["icc"].values())
+
+
+def test_leaderboard_and_statistics_pages(client, login_as, db, panel_p):
+    from sqlalchemy import select
+
+    from challenges.models import Challenge
+
+    challenge = db.session.execute(select(Challenge).where(Challenge.slug == "panel-p")).scalar_one()
+    base = f"/staff/challenges/panel-p/phases/{challenge.phases[0].id}"
+    login_as("staff")
+    page = client.get(f"{base}/leaderboard")
+    assert page.status_code == 200
+    order = [page.text.index(panel_p[e]) for e in ("E1", "E3", "E2", "E4")]
+    assert order == sorted(order)  # mean order
+    assert "66.67" in page.text and "79.79" in page.text and 'role="img"' in page.text
+    assert "Kemeny order of the top 4" in page.text
+    median = client.get(f"{base}/leaderboard?method=median")
+    assert median.text.index(panel_p["E2"]) < median.text.index(panel_p["E3"])
+    assert client.get(f"{base}/leaderboard?method=vibes").status_code == 400
+    stats = client.get(f"{base}/statistics")
+    assert stats.status_code == 200 and "0.0026" in stats.text and "0.6642" in stats.text
+    assert "order of entries" in stats.text and "lenient" in stats.text
+    assert "<title" in stats.text and "Judge leniency" in stats.text

@@ -193,6 +193,8 @@ MATRIX.update({
     "panel.import_scores": Route("GET", lambda c: _stf(c, "import-scores"), STAFF_ONLY),
     "panel.score_sheets": Route("POST", lambda c: _stf(c, "score-sheets"), STAFF_ACTION),
     "panel.advance": Route("GET", lambda c: _stf(c, "advance"), STAFF_ONLY),
+    "panel.leaderboard": Route("GET", lambda c: _stf(c, "leaderboard"), STAFF_ONLY),
+    "panel.statistics": Route("GET", lambda c: _stf(c, "statistics"), STAFF_ONLY),
     # Rounds: only members of the advanced organisation may answer its invitation.
     "submissions.respond_to_advancement": Route(
         "POST", lambda c: f"/vendor/advancements/{c['advancement'].id}",

@@ -327,6 +327,53 @@ def advance(slug: str, phase_id: int):
                            form=request.form, now=utcnow()), 400 if errors else 200
 
 
+@bp.route(BASE + "/leaderboard")
+@staff_required
+def leaderboard(slug: str, phase_id: int):
+    from .. import charts
+    from . import results
+    from .statistics import METHODS
+
+    challenge, phase = _phase(slug, phase_id)
+    method = request.args.get("method") or phase.primary_method
+    if method not in METHODS:
+        raise ValidationFailed("Choose a method.", {"method": "Choose one of the listed methods."})
+    board, rows = results.phase_leaderboard(phase, method=method)
+    totals = results.review_totals(results.score_rows(phase))
+    by_entry = totals.groupby("entry")["T"].apply(list).to_dict() if len(totals) else {}
+    interval = charts.interval_chart(
+        [(r["entry"], r["rank"], r["rank_low"] or r["rank"], r["rank_high"] or r["rank"]) for r in rows],
+        title="Rank intervals", desc="For each entry, its rank (dot) and the 95 % bootstrap interval of its rank "
+                                     "(line); rank 1 is on the left. The same figures are in the table.",
+        highest=max(len(rows), 2))
+    strip = charts.strip_chart([(r["entry"], by_entry.get(r["entry"], [])) for r in rows],
+                               title="Review totals per entry", desc="Each dot is one judge's review total "
+                               "(0 to 100) for the entry, in leaderboard order.")
+    return render_template("judging/staff/leaderboard.html", challenge=challenge, phase=phase, rows=rows,
+                           board=board, method=method, methods=METHODS, interval=interval, strip=strip,
+                           quorum=results.quorum(phase))
+
+
+@bp.route(BASE + "/statistics")
+@staff_required
+def statistics(slug: str, phase_id: int):
+    from .. import charts
+    from . import results
+
+    challenge, phase = _phase(slug, phase_id)
+    data = results.phase_statistics(phase)
+    leniency = charts.bar_chart(
+        [(j["judge"], j["calibration_offset"] or 0) for j in data["judges"]], diverging=True,
+        title="Judge leniency (calibration offset)", desc="Points each judge adds to (right) or takes from "
+        "(left) the entries they score, as estimated by the calibrated model. The table gives the figures.")
+    histograms = [(c, charts.bar_chart([(f"score {k}", v) for k, v in c["histogram"].items()],
+                                       title=f"Scores given for {c['criterion']}",
+                                       desc=f"How many times each score was given for {c['criterion']}."))
+                  for c in data["criteria"]]
+    return render_template("judging/staff/statistics.html", challenge=challenge, phase=phase, data=data,
+                           leniency=leniency, histograms=histograms)
+
+
 @bp.route(BASE + "/score-sheets", methods=["POST"])
 @staff_required
 def score_sheets(slug: str, phase_id: int):

@@ -127,3 +127,35 @@ def test_judging_pages_the_journey_does_not_reach(browse, app):
     applicant.sign_in(vendor.email, PASSWORD)
     applicant.visit("/vendor/")
     assert "Invitations to the next round" in applicant.page.content()
+
+
+def test_leaderboard_and_statistics_pages_are_accessible(browse, app, run_cli, tmp_path):
+    """Tables and SVG charts on a judged phase pass axe; the method switch works."""
+    from challenges.extensions import db
+    from tests.factories import make_definition
+
+    staff = make_user(email="results-staff@example.gov", roles=("staff",), password=PASSWORD)
+    definition = make_definition()
+    challenge = make_challenge(author=staff, slug="a11y-results", **{k: v for k, v in definition.items()
+                                                                     if k != "slug"})
+    rows = ["entry,judge,criterion,score"]
+    for n, (quality, impact) in enumerate([(5, 4), (3, 3), (4, 5), (2, 2)]):
+        for j, delta in enumerate((0, -1, 0)):
+            rows += [f"Entry {n},judge{j}@agency.gov,quality,{max(quality + delta, 1)}",
+                     f"Entry {n},judge{j}@agency.gov,impact,{impact}"]
+    path = tmp_path / "scores.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert run_cli("judging", "import-scores", "a11y-results", str(path), "--phase", "phase-1",
+                   "--create-missing").exit_code == 0
+    db.session.expire_all()
+    base = f"/staff/challenges/a11y-results/phases/{challenge.phases[0].id}"
+    person = browse()
+    person.sign_in(staff.email, PASSWORD)
+    person.visit(f"{base}/leaderboard")
+    person.page.get_by_label("Rank by").select_option("calibrated")
+    with person.page.expect_navigation():
+        person.page.get_by_role("button", name="Show").click()
+    person.after_navigation()
+    assert "method=calibrated" in person.page.url
+    person.visit(f"{base}/statistics")
+    assert person.page.locator("svg[role=img]").count() >= 3
