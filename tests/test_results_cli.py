@@ -109,3 +109,43 @@ def test_leaderboard_and_statistics_pages(client, login_as, db, panel_p):
     assert stats.status_code == 200 and "0.0026" in stats.text and "0.6642" in stats.text
     assert "order of entries" in stats.text and "lenient" in stats.text
     assert "<title" in stats.text and "Judge leniency" in stats.text
+
+
+def test_exports_and_fingerprint(client, login_as, db, panel_p, run_cli, tmp_path):
+    import hashlib
+
+    from sqlalchemy import select
+
+    from challenges.judging import results
+    from challenges.models import Challenge
+
+    phase = db.session.execute(select(Challenge).where(Challenge.slug == "panel-p")).scalar_one().phases[0]
+    base = f"/staff/challenges/panel-p/phases/{phase.id}/exports"
+    login_as("staff")
+    scores = client.get(f"{base}/scores.csv")
+    assert scores.status_code == 200 and scores.headers["X-Content-Type-Options"] == "nosniff"
+    lines = scores.data.decode().splitlines()
+    assert lines[0] == "entry,judge,criterion,value,rubric_version,weight,comment" and len(lines) == 13
+    first = results.fingerprint(phase)
+    assert hashlib.sha256(scores.data).hexdigest() == first["scores_sha256"]
+    page = client.get(f"/staff/challenges/panel-p/phases/{phase.id}/leaderboard")
+    assert first["fingerprint"] in page.text
+    assert results.fingerprint(phase, method="median")["fingerprint"] != first["fingerprint"]  # settings count
+    board = client.get(f"{base}/leaderboard.csv")
+    assert board.data.decode().splitlines()[0].startswith("rank,entry,title,n_reviews")
+    assert client.get(f"{base}/leaderboard.xlsx").data[:2] == b"PK"
+    assert client.get(f"{base}/progress.csv").data.decode().splitlines()[1].startswith("j1@agency.gov,active,4,4")
+    assert client.get(f"{base}/secrets.csv").status_code == 404
+    assert client.get(f"{base}/scores.pdf").status_code == 404
+
+    # One changed score changes the fingerprint; putting it back restores it.
+    code = panel_p["E4"]
+    path = tmp_path / "change.csv"
+    path.write_text(f"entry,judge,criterion,score\n{code},j3@agency.gov,total,56\n")
+    assert run_cli("judging", "import-scores", "panel-p", str(path), "--phase", "phase-1").exit_code == 0
+    db.session.expire_all()
+    assert results.fingerprint(phase)["fingerprint"] != first["fingerprint"]
+    path.write_text(f"entry,judge,criterion,score\n{code},j3@agency.gov,total,55\n")
+    assert run_cli("judging", "import-scores", "panel-p", str(path), "--phase", "phase-1").exit_code == 0
+    db.session.expire_all()
+    assert results.fingerprint(phase) == first

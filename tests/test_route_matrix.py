@@ -195,6 +195,7 @@ MATRIX.update({
     "panel.advance": Route("GET", lambda c: _stf(c, "advance"), STAFF_ONLY),
     "panel.leaderboard": Route("GET", lambda c: _stf(c, "leaderboard"), STAFF_ONLY),
     "panel.statistics": Route("GET", lambda c: _stf(c, "statistics"), STAFF_ONLY),
+    "panel.export": Route("GET", lambda c: _stf(c, "exports/scores.csv"), STAFF_ONLY),
     # Rounds: only members of the advanced organisation may answer its invitation.
     "submissions.respond_to_advancement": Route(
         "POST", lambda c: f"/vendor/advancements/{c['advancement'].id}",

@@ -3,6 +3,8 @@ leaderboard rows and the statistics object that the CLI, pages and reports all u
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from typing import Any
 
@@ -161,3 +163,57 @@ def phase_statistics(phase: Phase) -> dict[str, Any]:
     out["criteria"] = criteria
     out["reading"] = stats.reading(alpha, icc)
     return out
+
+
+# --- exports and the data fingerprint -------------------------------------------------------------
+
+EXPORT_COLUMNS = ["entry", "judge", "criterion", "value", "rubric_version", "weight", "comment"]
+
+
+def scores_export(phase: Phase) -> pd.DataFrame:
+    """Long format, one row per score of a counted review, in a fixed order: the canonical data."""
+    scores = score_rows(phase)
+    if scores.empty:
+        return pd.DataFrame(columns=EXPORT_COLUMNS)
+    counted = review_totals(scores)[["entry", "judge"]]
+    return scores.merge(counted, on=["entry", "judge"]).loc[:, EXPORT_COLUMNS]
+
+
+def canonical_csv(frame: pd.DataFrame) -> bytes:
+    """Bytes that depend only on the data: fixed columns and order, '\n' line ends, repr-exact floats."""
+    return frame.to_csv(index=False, lineterminator="\n", float_format="%.10g").encode("utf-8")
+
+
+def method_settings(phase: Phase, method: str | None = None, seed: int = 0) -> dict[str, Any]:
+    return {"method": method or phase.primary_method, "quorum": quorum(phase), "min_coverage": 1.0,
+            "bootstrap": 1000, "seed": seed, "trim": 0.2, "calibration_lambda": 1.0,
+            "disagreement": {"sd": stats.DISAGREEMENT_SD, "range": stats.DISAGREEMENT_RANGE}}
+
+
+def fingerprint(phase: Phase, method: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """SHA-256 of the canonical scores CSV (as exported) and of the method settings: anyone holding the
+    export and the settings can recompute every number and check this value."""
+    data = canonical_csv(scores_export(phase))
+    settings = method_settings(phase, method, seed)
+    settings_bytes = json.dumps(settings, sort_keys=True, separators=(",", ":")).encode()
+    return {"scores_sha256": hashlib.sha256(data).hexdigest(), "settings": settings,
+            "fingerprint": hashlib.sha256(hashlib.sha256(data).digest() + settings_bytes).hexdigest()}
+
+
+def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    columns = ["rank", "entry", "title", "n_reviews", "assigned", "mean", "median", "trimmed_mean", "zscore",
+               "calibrated", "shift", "borda", "sd", "range", "percentile", "rank_low", "rank_high",
+               "loo_max_rank_change", "loo_judge"]
+    frame = pd.DataFrame([{**{c: r.get(c) for c in columns}, "flags": " ".join(r["flags"])} for r in rows],
+                         columns=[*columns, "flags"])
+    return frame
+
+
+def progress_frame(phase: Phase) -> pd.DataFrame:
+    from . import services
+
+    judges, _ = services.progress(phase)
+    return pd.DataFrame([{"judge": j.member.email, "status": j.member.status, "assigned": j.assigned,
+                          "submitted": j.submitted, "drafts": j.drafts, "recused": j.recused,
+                          "outstanding": j.outstanding} for j in judges],
+                        columns=["judge", "status", "assigned", "submitted", "drafts", "recused", "outstanding"])

@@ -351,7 +351,35 @@ def leaderboard(slug: str, phase_id: int):
                                "(0 to 100) for the entry, in leaderboard order.")
     return render_template("judging/staff/leaderboard.html", challenge=challenge, phase=phase, rows=rows,
                            board=board, method=method, methods=METHODS, interval=interval, strip=strip,
-                           quorum=results.quorum(phase))
+                           quorum=results.quorum(phase), fingerprint=results.fingerprint(phase, method))
+
+
+@bp.route(BASE + "/exports/<name>.<fmt>")
+@staff_required
+def export(slug: str, phase_id: int, name: str, fmt: str):
+    """scores (long format, the fingerprint's input), leaderboard, progress; as .csv or .xlsx."""
+    from ..submissions.exports import frame_to_xlsx
+    from . import results
+
+    _, phase = _phase(slug, phase_id)
+    if name == "scores":
+        frame = results.scores_export(phase)
+    elif name == "leaderboard":
+        frame = results.leaderboard_frame(results.phase_leaderboard(phase, method=request.args.get("method"))[1])
+    elif name == "progress":
+        frame = results.progress_frame(phase)
+    else:
+        raise NotFound("Export scores, leaderboard or progress.")
+    if fmt == "csv":
+        body, mimetype = results.canonical_csv(frame), "text/csv"
+    elif fmt == "xlsx":
+        body, mimetype = frame_to_xlsx(frame, sheet_name=name.capitalize()), \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        raise NotFound("Export as .csv or .xlsx.")
+    filename = f"{phase.challenge.slug}-{phase.key}-{name}.{fmt}"
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"})
 
 
 @bp.route(BASE + "/statistics")

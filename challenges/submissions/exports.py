@@ -59,10 +59,10 @@ def frame_to_csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8-sig")  # BOM: Excel opens UTF-8 correctly
 
 
-def frame_to_xlsx(frame: pd.DataFrame) -> bytes:
+def frame_to_xlsx(frame: pd.DataFrame, sheet_name: str = "Applications") -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, index=False, sheet_name="Applications")
+        frame.to_excel(writer, index=False, sheet_name=sheet_name)
     return buffer.getvalue()
 
 
