@@ -73,6 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     from .judging import models as judging_models  # noqa: F401
     from .judging.staff_views import bp as panel_bp
     from .judging.views import bp as judging_bp
+    from .judging.views import results_bp
     from .submissions import models as submission_models  # noqa: F401
     from .submissions.staff_views import bp as applications_bp
     from .submissions.views import bp as submissions_bp
@@ -89,3 +90,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(jobs_bp)
     app.register_blueprint(judging_bp)
     app.register_blueprint(panel_bp)
+    app.register_blueprint(results_bp)

@@ -827,10 +827,17 @@ def approve_and_publish(*, actor: User, challenge: Challenge, now: datetime | No
     _set_status(actor, challenge, ChallengeStatus.PUBLISHED, "challenge.approved_and_published")
 
 
-def transition(*, actor: User, challenge: Challenge, to: ChallengeStatus | str, reason: str = "") -> None:
-    """Later lifecycle steps (close, judging, results published, archived) and their undo steps."""
+def transition(*, actor: User, challenge: Challenge, to: ChallengeStatus | str, reason: str = "",
+               results_checked: bool = False) -> None:
+    """Later lifecycle steps (close, judging, results published, archived) and their undo steps.
+
+    Results are published only through `judging.awards.publish_results`, which checks the awards and
+    tells every applicant; it passes `results_checked`."""
     require_staff(actor)
     target = ChallengeStatus(to)
+    if target is ChallengeStatus.RESULTS_PUBLISHED and not results_checked:
+        raise Conflict("Publish results from a phase's Awards page: it checks that every award is approved "
+                       "and tells every applicant.")
     allowed = TRANSITIONS.get(challenge.status_enum, set())
     if target not in allowed:
         raise Conflict(

@@ -169,7 +169,7 @@ def overview(slug: str):
     transitions = sorted(services.TRANSITIONS.get(challenge.status_enum, set()),
                          key=lambda s: list(ChallengeStatus).index(s))
     form = TransitionForm()
-    form.to.choices = [(s.value, s.label) for s in transitions]
+    form.to.choices = [(s.value, s.label) for s in transitions if s is not ChallengeStatus.RESULTS_PUBLISHED]
     return render_template(
         "challenges/overview.html", challenge=challenge,
         problems=services.completeness_problems(challenge),

@@ -971,7 +971,7 @@ def test_lifecycle_full_path_audits_every_change(staff, reviewer, db):
     services.submit_for_review(actor=staff, challenge=challenge)
     services.approve_and_publish(actor=reviewer, challenge=challenge)
     for target in ("closed", "judging", "results_published", "archived"):
-        services.transition(actor=staff, challenge=challenge, to=target)
+        services.transition(actor=staff, challenge=challenge, to=target, results_checked=True)
     db.session.commit()
 
     stored = _reload(db, Challenge, challenge.id)
@@ -1003,7 +1003,7 @@ def test_lifecycle_full_path_audits_every_change(staff, reviewer, db):
 def test_transition_forward_needs_no_reason(staff, db, start, target):
     challenge = _set_status(db, make_challenge(author=staff, publish=True), start)
 
-    services.transition(actor=staff, challenge=challenge, to=target.value)
+    services.transition(actor=staff, challenge=challenge, to=target.value, results_checked=True)
     db.session.commit()
 
     assert _reload(db, Challenge, challenge.id).status == target.value

@@ -196,6 +196,13 @@ MATRIX.update({
     "panel.leaderboard": Route("GET", lambda c: _stf(c, "leaderboard"), STAFF_ONLY),
     "panel.statistics": Route("GET", lambda c: _stf(c, "statistics"), STAFF_ONLY),
     "panel.export": Route("GET", lambda c: _stf(c, "exports/scores.csv"), STAFF_ONLY),
+    "panel.awards": Route("GET", lambda c: _stf(c, "awards"), STAFF_ONLY),
+    "panel.decide_award": Route("POST", lambda c: f"/staff/awards/{c['award'].id}", STAFF_ACTION,
+                                {"decision": "withdraw", "reason": "matrix"}),
+    "panel.publish_results": Route("POST", lambda c: f"/staff/challenges/{c['published'].slug}/publish-results",
+                                   STAFF_ACTION),
+    # Results are not published for the matrix challenge: its winners page does not exist for anyone yet.
+    "results.winners": Route("GET", lambda c: f"/challenges/{c['published'].slug}/winners", dict.fromkeys(ROLES, 404)),
     # Rounds: only members of the advanced organisation may answer its invitation.
     "submissions.respond_to_advancement": Route(
         "POST", lambda c: f"/vendor/advancements/{c['advancement'].id}",
@@ -254,7 +261,12 @@ def ctx(app, db):
                                         reason="Former employer", submission=submission)
     run = AssignmentRun(phase_id=judged.id, mode="ensure", inputs_hash="matrix", result={"pairs": [], "loads": {}})
     db.session.add(run)
+    from challenges.judging.models import Award
     from challenges.submissions.models import Advancement
+
+    award = Award(phase_id=judged.id, submission_id=submission.id, place=1, title="Matrix prize", amount=1,
+                  justification="matrix", created_by_id=author.id)
+    db.session.add(award)
 
     advancement = Advancement(from_submission_id=submission.id, to_phase_id=draft.phases[0].id,
                               organization_id=submission.organization_id, accept_by=judged.closes_at + (
@@ -269,6 +281,7 @@ def ctx(app, db):
         "conflict": conflict,
         "run": run,
         "advancement": advancement,
+        "award": award,
         "job": job,
         "submission": submission,
         "file": stored,

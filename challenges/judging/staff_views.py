@@ -402,6 +402,71 @@ def statistics(slug: str, phase_id: int):
                            leniency=leniency, histograms=histograms)
 
 
+@bp.route(BASE + "/awards", methods=["GET", "POST"])
+@staff_required
+def awards(slug: str, phase_id: int):
+    from . import awards as award_service
+    from . import results
+
+    challenge, phase = _phase(slug, phase_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        _csrf_ok()
+        try:
+            entry = db.session.get(Submission, _int("submission_id", 0) or 0)
+            if entry is None:
+                raise ValidationFailed("Choose an entry.", {"entry": "Choose an entry from the leaderboard."})
+            award = award_service.record_award(
+                actor=current_user, phase=phase, submission=entry, place=_int("place"), title=request.form.get(
+                    "title", ""), amount=_int("amount"), justification=request.form.get("justification", ""),
+                override_reason=request.form.get("override_reason", ""))
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            errors = exc.errors or {"form": exc.message}
+        else:
+            flash(f"Recorded {award.title} for {entry.public_code}; another staff member must approve it.", "success")
+            return _back("panel.awards", phase)
+    _, rows = results.phase_leaderboard(phase)
+    return render_template("judging/staff/awards.html", challenge=challenge, phase=phase, rows=rows,
+                           awards=award_service.awards_of(phase, include_withdrawn=True), errors=errors,
+                           form=request.form, entry_ids={s.public_code: s.id for s in services.entries(phase)}
+                           ), 400 if errors else 200
+
+
+@bp.route("/awards/<int:award_id>", methods=["POST"])
+@staff_required
+def decide_award(award_id: int):
+    from . import awards as award_service
+    from .models import Award
+
+    award = db.session.get(Award, award_id)
+    if award is None:
+        raise NotFound("No such award.")
+    _csrf_ok()
+    if request.form.get("decision") == "approve":
+        award_service.approve_award(actor=current_user, award=award)
+        flash("Award approved.", "success")
+    else:
+        award_service.withdraw_award(actor=current_user, award=award, reason=request.form.get("reason", ""))
+        flash("Award withdrawn.", "success")
+    db.session.commit()
+    return _back("panel.awards", award.phase)
+
+
+@bp.route("/challenges/<slug>/publish-results", methods=["POST"])
+@staff_required
+def publish_results(slug: str):
+    from . import awards as award_service
+
+    challenge = get_challenge(slug)
+    _csrf_ok()
+    sent = award_service.publish_results(actor=current_user, challenge=challenge)
+    db.session.commit()
+    flash(f"Results published; {sent} email(s) to applicants are on their way.", "success")
+    return redirect(url_for("results.winners", slug=challenge.slug))
+
+
 @bp.route(BASE + "/score-sheets", methods=["POST"])
 @staff_required
 def score_sheets(slug: str, phase_id: int):

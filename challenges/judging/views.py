@@ -15,6 +15,17 @@ from . import services
 from .models import BID_VALUES, CONFLICT_TYPES, PanelMember
 
 bp = Blueprint("judging", __name__, url_prefix="/judging")
+results_bp = Blueprint("results", __name__)
+
+
+@results_bp.route("/challenges/<slug>/winners")
+def winners(slug: str):
+    """The public winners page, once results are published (a draft or unpublished challenge is 404)."""
+    from ..services import get_challenge
+    from . import awards
+
+    challenge = get_challenge(slug)
+    return render_template("judging/winners.html", challenge=challenge, awards=awards.public_winners(challenge))
 
 
 def _csrf_ok() -> None:
