@@ -835,15 +835,15 @@ def transition(*, actor: User, challenge: Challenge, to: ChallengeStatus | str, 
     tells every applicant; it passes `results_checked`."""
     require_staff(actor)
     target = ChallengeStatus(to)
-    if target is ChallengeStatus.RESULTS_PUBLISHED and not results_checked:
-        raise Conflict("Publish results from a phase's Awards page: it checks that every award is approved "
-                       "and tells every applicant.")
     allowed = TRANSITIONS.get(challenge.status_enum, set())
     if target not in allowed:
         raise Conflict(
             f"A challenge that is {challenge.status_enum.label.lower()} cannot move to "
             f"{target.label.lower()}."
         )
+    if target is ChallengeStatus.RESULTS_PUBLISHED and not results_checked:
+        raise Conflict("Publish results from a phase's Awards page: it checks that every award is approved "
+                       "and tells every applicant.")
     backwards = list(ChallengeStatus).index(target) < list(ChallengeStatus).index(challenge.status_enum)
     if backwards and not reason.strip():
         raise ValidationFailed("A reason is required.", {"reason": "Say why the challenge moves back."})
