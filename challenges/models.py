@@ -125,6 +125,7 @@ class Phase(db.Model):
     reviews_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # shown to judges; overdue after it
     judging_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set by staff; reviews freeze
     invitation_only: Mapped[bool] = mapped_column(Boolean, default=False)  # later rounds: advanced entries only
+    feedback_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # vendors see their feedback
 
     challenge: Mapped[Challenge] = relationship(back_populates="phases")
     fields: Mapped[list[FormField]] = relationship(

@@ -197,6 +197,11 @@ MATRIX.update({
     "panel.statistics": Route("GET", lambda c: _stf(c, "statistics"), STAFF_ONLY),
     "panel.export": Route("GET", lambda c: _stf(c, "exports/scores.csv"), STAFF_ONLY),
     "panel.awards": Route("GET", lambda c: _stf(c, "awards"), STAFF_ONLY),
+    "panel.feedback": Route("GET", lambda c: _stf(c, "feedback"), STAFF_ONLY),
+    # Feedback is not released for the matrix phase: 404 for everyone, the owner included (tested released
+    # in test_feedback.py).
+    "results.feedback": Route("GET", lambda c: f"{_app(c)}/feedback", NOT_FOUND_BUT),
+    "results.feedback_pdf": Route("GET", lambda c: f"{_app(c)}/feedback.pdf", NOT_FOUND_BUT),
     "panel.decide_award": Route("POST", lambda c: f"/staff/awards/{c['award'].id}", STAFF_ACTION,
                                 {"decision": "withdraw", "reason": "matrix"}),
     "panel.publish_results": Route("POST", lambda c: f"/staff/challenges/{c['published'].slug}/publish-results",

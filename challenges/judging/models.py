@@ -150,6 +150,7 @@ class Review(db.Model):
     rubric_id: Mapped[int] = mapped_column(ForeignKey("rubrics.id"))
     status: Mapped[str] = mapped_column(String(20), default="draft")  # draft | submitted
     overall_comment: Mapped[str] = mapped_column(Text, default="")
+    overall_redacted: Mapped[bool] = mapped_column(Boolean, default=False)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -175,6 +176,7 @@ class Score(db.Model):
     criterion_id: Mapped[int] = mapped_column(ForeignKey("criteria.id"))
     value: Mapped[float | None] = mapped_column(Float)  # the raw value on the criterion's scale
     comment: Mapped[str] = mapped_column(Text, default="")
+    comment_redacted: Mapped[bool] = mapped_column(Boolean, default=False)  # hidden from the vendor's feedback
 
     review: Mapped[Review] = relationship(back_populates="scores")
     criterion = relationship("Criterion", lazy="joined")

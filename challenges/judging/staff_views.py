@@ -467,6 +467,41 @@ def publish_results(slug: str):
     return redirect(url_for("results.winners", slug=challenge.slug))
 
 
+@bp.route(BASE + "/feedback", methods=["GET", "POST"])
+@staff_required
+def feedback(slug: str, phase_id: int):
+    """Every comment that vendors would see, with redaction; then release."""
+
+    from . import feedback as feedback_service
+    from .models import Review, Score
+
+    challenge, phase = _phase(slug, phase_id)
+    if request.method == "POST":
+        _csrf_ok()
+        action = request.form.get("action", "")
+        if action == "release":
+            sent = feedback_service.release(actor=current_user, phase=phase)
+            flash(f"Feedback released; {sent} email(s) to applicants are on their way.", "success")
+        elif action.startswith(("score-", "review-")):
+            kind, _, raw_id = action.partition("-")
+            model = Score if kind == "score" else Review
+            target = db.session.get(model, int(raw_id)) if raw_id.isdigit() else None
+            review = target.review if isinstance(target, Score) else target
+            if review is None or review.assignment.phase_id != phase.id:
+                raise NotFound("No such comment.")
+            redacted = not (target.comment_redacted if isinstance(target, Score) else target.overall_redacted)
+            feedback_service.set_redaction(actor=current_user, target=target, redacted=redacted)
+            flash("Comment hidden from the applicant." if redacted else "Comment shown again.", "success")
+        else:
+            raise ValidationFailed("Choose an action.")
+        db.session.commit()
+        return _back("panel.feedback", phase)
+    entries = services.entries(phase)
+    reviews = {e.id: feedback_service.counted_reviews(e) for e in entries}
+    return render_template("judging/staff/feedback.html", challenge=challenge, phase=phase, entries=entries,
+                           reviews=reviews)
+
+
 @bp.route(BASE + "/score-sheets", methods=["POST"])
 @staff_required
 def score_sheets(slug: str, phase_id: int):

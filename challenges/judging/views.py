@@ -18,6 +18,31 @@ bp = Blueprint("judging", __name__, url_prefix="/judging")
 results_bp = Blueprint("results", __name__)
 
 
+@results_bp.route("/vendor/applications/<int:submission_id>/feedback")
+@login_required
+def feedback(submission_id: int):
+    """A vendor's feedback, once staff released it (404 before, and for anyone outside the organisation)."""
+    from ..submissions.services import get_for_vendor
+    from . import feedback as feedback_service
+
+    submission = get_for_vendor(current_user, submission_id)
+    return render_template("submissions/feedback.html", **feedback_service.for_vendor(submission))
+
+
+@results_bp.route("/vendor/applications/<int:submission_id>/feedback.pdf")
+@login_required
+def feedback_pdf(submission_id: int):
+    from flask import Response
+
+    from ..submissions.services import get_for_vendor
+    from . import feedback as feedback_service
+
+    submission = get_for_vendor(current_user, submission_id)
+    return Response(feedback_service.pdf(submission), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="feedback-{submission.public_code}.pdf"',
+        "X-Content-Type-Options": "nosniff"})
+
+
 @results_bp.route("/challenges/<slug>/winners")
 def winners(slug: str):
     """The public winners page, once results are published (a draft or unpublished challenge is 404)."""

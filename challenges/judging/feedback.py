@@ -1,0 +1,124 @@
+"""Feedback to vendors: staff redact comments, then release; each vendor sees their own scores per
+criterion against the field and the judges' comments, judges anonymised (Judge A, B, ...)."""
+
+from __future__ import annotations
+
+import io
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import render_template
+from sqlalchemy import select
+from weasyprint import HTML
+
+from .. import audit, mail
+from ..accounts.models import User
+from ..errors import Conflict, NotFound
+from ..extensions import db
+from ..links import external_url
+from ..models import Phase
+from ..services import require_staff
+from ..submissions.models import Submission
+from ..timezones import utcnow
+from . import results
+from .models import Assignment, Review, Score
+
+
+def counted_reviews(submission: Submission) -> list[Review]:
+    """The entry's counted reviews (submitted, on a live assignment), in a stable order."""
+    return list(db.session.execute(
+        select(Review).join(Assignment).where(Assignment.submission_id == submission.id,
+                                              Assignment.status == "assigned", Review.status == "submitted")
+        .order_by(Review.id)).scalars())
+
+
+def set_redaction(*, actor: User, target: Score | Review, redacted: bool) -> None:
+    """Hide (or restore) one comment from the vendor's feedback; the judge's text itself is kept."""
+    require_staff(actor)
+    if isinstance(target, Score):
+        target.comment_redacted = redacted
+        review = target.review
+    else:
+        target.overall_redacted = redacted
+        review = target
+    db.session.flush()
+    audit.record(actor=actor, action="feedback.redacted" if redacted else "feedback.unredacted", obj=review,
+                 details={"score": target.id if isinstance(target, Score) else None})
+
+
+def release(*, actor: User, phase: Phase) -> int:
+    """Release feedback for the phase and email every applicant with a submitted entry. Returns mails."""
+    require_staff(actor)
+    if phase.feedback_released_at is not None:
+        raise Conflict("Feedback for this phase was already released.")
+    phase.feedback_released_at = utcnow()
+    sent = 0
+    for entry in db.session.execute(select(Submission).where(Submission.phase_id == phase.id,
+                                                             Submission.status == "submitted")).scalars():
+        for member in entry.organization.memberships:
+            mail.queue(to=member.user.email, subject=f"Feedback on {entry.public_code}: {phase.challenge.title}",
+                       template="feedback_released", dedupe_key=f"feedback:{phase.id}:{entry.id}:{member.user_id}",
+                       entry=entry, phase=phase,
+                       link=external_url("results.feedback", submission_id=entry.id))
+            sent += 1
+    audit.record(actor=actor, action="feedback.released", obj=phase, details={"emails": sent})
+    return sent
+
+
+@dataclass
+class CriterionFeedback:
+    key: str
+    name: str
+    scale: str
+    yours: float | None
+    field_min: float | None
+    field_median: float | None
+    field_max: float | None
+    comments: list[tuple[str, str]] = field(default_factory=list)  # (Judge A, text)
+
+
+def for_vendor(submission: Submission) -> dict[str, Any]:
+    """What the vendor sees once feedback is released (NotFound before: nothing leaks early)."""
+    phase = submission.phase
+    if phase.feedback_released_at is None:
+        raise NotFound("Feedback for this phase has not been released.")
+    reviews = counted_reviews(submission)
+    names = {review.id: f"Judge {string.ascii_uppercase[n % 26]}" for n, review in enumerate(reviews)}
+    scores = results.score_rows(phase)
+    totals = results.review_totals(scores)
+    counted = scores.merge(totals[["entry", "judge"]], on=["entry", "judge"]) if len(scores) else scores
+    per_entry = counted.groupby(["criterion", "entry"])["value"].mean() if len(counted) else None
+    criteria = []
+    for criterion in phase.rubric.criteria if phase.rubric else []:
+        field_values = per_entry.loc[criterion.key] if per_entry is not None and criterion.key in \
+            per_entry.index.get_level_values(0) else None
+        mine = field_values.get(submission.public_code) if field_values is not None else None
+        item = CriterionFeedback(
+            key=criterion.key, name=criterion.name,
+            scale=f"{criterion.scale_min:g} to {criterion.scale_max:g}",
+            yours=None if mine is None else round(float(mine), 2),
+            field_min=None if field_values is None else round(float(field_values.min()), 2),
+            field_median=None if field_values is None else round(float(field_values.median()), 2),
+            field_max=None if field_values is None else round(float(field_values.max()), 2))
+        for review in reviews:
+            score = next((s for s in review.scores if s.criterion_id == criterion.id), None)
+            if score is not None and score.comment and not score.comment_redacted:
+                item.comments.append((names[review.id], score.comment))
+        criteria.append(item)
+    overall = [(names[r.id], r.overall_comment) for r in reviews if r.overall_comment and not r.overall_redacted]
+    mine = totals[totals["entry"] == submission.public_code]["T"] if len(totals) else []
+    field_totals = totals.groupby("entry")["T"].mean() if len(totals) else None
+    return {"submission": submission, "phase": phase, "criteria": criteria, "overall": overall,
+            "reviews": len(reviews), "total": round(float(mine.mean()), 2) if len(mine) else None,
+            "field": None if field_totals is None else {
+                "entries": len(field_totals), "min": round(float(field_totals.min()), 2),
+                "median": round(float(field_totals.median()), 2), "max": round(float(field_totals.max()), 2)}}
+
+
+def pdf(submission: Submission) -> bytes:
+    data = for_vendor(submission)
+    html = render_template("judging/print/feedback.html", **data, challenge=submission.phase.challenge)
+    buffer = io.BytesIO()
+    HTML(string=html).write_pdf(buffer, pdf_variant="pdf/ua-1")  # tagged, with the title and language
+    return buffer.getvalue()
