@@ -1,0 +1,74 @@
+"""From a judged phase to published winners and released feedback, in the browser, axe on every page."""
+
+from __future__ import annotations
+
+from tests.factories import close_submissions, make_assignment, make_challenge, make_judge, make_submission, make_user
+
+PASSWORD = "correct horse battery staple"
+
+
+def test_staff_award_publish_and_vendor_reads_feedback(browse, app):
+    from challenges import services as core
+    from challenges.extensions import db
+    from challenges.judging import services as judging
+
+    author = make_user(email="results.author@example.gov", roles=("staff",), password=PASSWORD)
+    approver = make_user(email="results.approver@example.gov", roles=("staff",), password=PASSWORD)
+    challenge = make_challenge(author=author, publish=True, slug="results-journey", title="Results Journey")
+    phase = challenge.phases[0]
+    vendors = []
+    for n in range(4):
+        vendor = make_user(email=f"team{n}@results{n}.com", roles=("vendor",), password=PASSWORD)
+        entry, _ = make_submission(vendor, phase, organization_name=f"Results Co {n}", submit=True)
+        vendors.append((vendor, entry))
+    close_submissions(phase)
+    for j in range(3):
+        judge = make_judge(phase, f"rj{j}@agency.gov")
+        for n, (_, entry) in enumerate(vendors):
+            a = make_assignment(judge, entry)
+            judging.save_review(actor=judge.user, assignment=a, values={"quality": str(5 - n), "impact": str(5 - n)},
+                                comments={"quality": f"Note {j}-{n}"}, submit=True)
+    core.transition(actor=author, challenge=challenge, to="closed")
+    core.transition(actor=author, challenge=challenge, to="judging")
+    db.session.commit()
+    winner = vendors[0][1]
+    base = f"/staff/challenges/{challenge.slug}/phases/{phase.id}"
+
+    office = browse()
+    office.sign_in(author.email, PASSWORD)
+    office.visit(f"{base}/leaderboard")
+    office.visit(f"{base}/awards")
+    page = office.page
+    page.get_by_label("Entry", exact=True).select_option(index=1)
+    page.get_by_label("Place").fill("1")
+    page.get_by_label("Award", exact=True).fill("First place")
+    page.get_by_label("Amount in dollars").fill("25000")
+    page.get_by_label("Justification").fill("Highest on every method and every judge's first choice.")
+    page.get_by_label("Override reason (for a flagged entry)").fill("Reviewed by the full panel.")
+    office.submit("Record the award")
+    assert "another staff member must approve it" in page.content()
+
+    second = browse()
+    second.sign_in(approver.email, PASSWORD)
+    second.visit(f"{base}/awards")
+    second.submit("Approve")
+    assert "Award approved" in second.page.content()
+    second.page.on("dialog", lambda dialog: dialog.accept())
+    second.submit("Publish results")
+    assert "Results published" in second.page.content() and "First place" in second.page.content()
+
+    second.visit(f"{base}/feedback")
+    second.submit("Release feedback")
+    assert "Feedback released" in second.page.content()
+
+    vendor, entry = vendors[0]
+    applicant = browse()
+    applicant.sign_in(vendor.email, PASSWORD)
+    applicant.visit(f"/vendor/applications/{entry.id}")
+    with applicant.page.expect_navigation():
+        applicant.page.get_by_role("link", name="read your feedback").click()
+    applicant.after_navigation()
+    assert "Judge A" in applicant.page.content() and "rj0@agency.gov" not in applicant.page.content()
+    anonymous = browse()
+    anonymous.visit(f"/challenges/{challenge.slug}/winners")
+    assert winner.public_code in anonymous.page.content()
