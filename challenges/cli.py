@@ -33,6 +33,7 @@ demo = AppGroup("demo", help="Demo data.")
 jobs_cli = AppGroup("jobs", help="Background jobs.")
 submissions_cli = AppGroup("submissions", help="Applications and their files.")
 judging_cli = AppGroup("judging", help="Panels, assignment and scores.")
+reports_cli = AppGroup("reports", help="PDF reports.")
 
 
 @submissions_cli.command("send-reminders")
@@ -356,6 +357,42 @@ def invite_cli(slug: str, emails: tuple[str, ...], phase_key: str, max_load: int
     click.echo(f"invited {len(emails)} judge(s)")
 
 
+@reports_cli.command("award")
+@click.argument("slug")
+@click.option("--phase", "phase_key", required=True)
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--method", type=click.Choice(["mean", "median", "trimmed", "zscore", "calibrated", "borda"]))
+@click.option("--seed", type=int, default=0, show_default=True)
+def report_award(slug: str, phase_key: str, output: Path, method: str | None, seed: int) -> None:
+    """Write the award report PDF (the same file the staff page builds)."""
+    from .judging.report import render
+    from .judging.results import fingerprint
+
+    _, phase = _phase_of(slug, phase_key)
+    output.write_bytes(render(phase, method=method, seed=seed))
+    click.echo(f"wrote {output} (fingerprint {fingerprint(phase, method, seed)['fingerprint']})")
+
+
+@reports_cli.command("feedback")
+@click.argument("slug")
+@click.option("--phase", "phase_key", required=True)
+@click.option("--out-dir", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+def report_feedback(slug: str, phase_key: str, out_dir: Path) -> None:
+    """Write every applicant's feedback PDF (feedback must be released)."""
+    from .judging import feedback
+    from .judging.services import entries
+
+    _, phase = _phase_of(slug, phase_key)
+    if phase.feedback_released_at is None:
+        _fail("feedback for this phase has not been released (Judging → Feedback)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for entry in entries(phase):
+        (out_dir / f"feedback-{entry.public_code}.pdf").write_bytes(feedback.pdf(entry))
+        written += 1
+    click.echo(f"wrote {written} feedback PDF(s) to {out_dir}")
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users, challenges_cli, audit_cli, demo, jobs_cli, submissions_cli, judging_cli):
+    for group in (users, challenges_cli, audit_cli, demo, jobs_cli, submissions_cli, judging_cli, reports_cli):
         app.cli.add_command(group)

@@ -198,6 +198,7 @@ MATRIX.update({
     "panel.export": Route("GET", lambda c: _stf(c, "exports/scores.csv"), STAFF_ONLY),
     "panel.awards": Route("GET", lambda c: _stf(c, "awards"), STAFF_ONLY),
     "panel.feedback": Route("GET", lambda c: _stf(c, "feedback"), STAFF_ONLY),
+    "panel.award_report": Route("POST", lambda c: _stf(c, "award-report"), STAFF_ACTION),
     # Feedback is not released for the matrix phase: 404 for everyone, the owner included (tested released
     # in test_feedback.py).
     "results.feedback": Route("GET", lambda c: f"{_app(c)}/feedback", NOT_FOUND_BUT),

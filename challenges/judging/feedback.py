@@ -120,5 +120,8 @@ def pdf(submission: Submission) -> bytes:
     data = for_vendor(submission)
     html = render_template("judging/print/feedback.html", **data, challenge=submission.phase.challenge)
     buffer = io.BytesIO()
-    HTML(string=html).write_pdf(buffer, pdf_variant="pdf/ua-1")  # tagged, with the title and language
+    from .report import url_fetcher
+
+    # Tagged, with the title and language; the fetcher loads nothing a comment could point at.
+    HTML(string=html, url_fetcher=url_fetcher).write_pdf(buffer, pdf_variant="pdf/ua-1")
     return buffer.getvalue()

@@ -15,7 +15,7 @@ from ..models import Phase
 from ..services import get_challenge, get_phase
 from ..submissions.models import Submission
 from ..timezones import TimezoneError, local_to_utc, utcnow
-from . import services, sheets
+from . import report, services, sheets
 from .models import CONFLICT_TYPES, Assignment, AssignmentRun, Conflict, PanelMember
 
 bp = Blueprint("panel", __name__, url_prefix="/staff")
@@ -500,6 +500,17 @@ def feedback(slug: str, phase_id: int):
     reviews = {e.id: feedback_service.counted_reviews(e) for e in entries}
     return render_template("judging/staff/feedback.html", challenge=challenge, phase=phase, entries=entries,
                            reviews=reviews)
+
+
+@bp.route(BASE + "/award-report", methods=["POST"])
+@staff_required
+def award_report(slug: str, phase_id: int):
+    _, phase = _phase(slug, phase_id)
+    _csrf_ok()
+    method = request.form.get("method") or None
+    job = report.request_report(actor=current_user, phase=phase, method=method)
+    db.session.commit()
+    return redirect(url_for("jobs.show", job_id=job.id))
 
 
 @bp.route(BASE + "/score-sheets", methods=["POST"])

@@ -1,0 +1,141 @@
+"""The award report (PDF): everything needed to defend an award, reproducible from the scores export.
+
+Rendered by WeasyPrint from templates/reports/ with print CSS. The url_fetcher reads only the
+report's own assets (so a judge's comment can never make the renderer fetch a URL). The data
+fingerprint is printed in every page footer. Built in a background job with progress and cached by
+fingerprint: the same data and settings give the very same file without rendering again.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, render_template
+from sqlalchemy import func, select
+from weasyprint import HTML
+
+from .. import charts, jobs
+from ..extensions import db
+from ..models import Phase
+from ..storage import get_storage, new_key, track_new_object
+from ..submissions.models import Screening, Submission
+from ..timezones import utcnow
+from . import awards as award_service
+from . import results, services
+from .models import Assignment, Review
+
+ASSET_SCHEME = "report-asset:"
+ASSETS = Path(__file__).resolve().parent.parent.parent / "templates" / "reports" / "assets"
+APPENDIX_CHUNK = 25
+
+
+def url_fetcher(url: str, timeout: int = 10, ssl_context: Any = None) -> dict[str, Any]:
+    """Only files under templates/reports/assets, by the report-asset: scheme; anything else is refused."""
+    if not url.startswith(ASSET_SCHEME):
+        raise ValueError(f"the report may not load {url[:80]!r}")
+    name = url[len(ASSET_SCHEME):].lstrip("/")
+    path = (ASSETS / name).resolve()
+    if ASSETS not in path.parents or not path.is_file():
+        raise ValueError(f"no report asset {name!r}")
+    return {"string": path.read_bytes(), "mime_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream"}
+
+
+def context(phase: Phase, *, method: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """Every figure the report prints, computed once."""
+    method = method or phase.primary_method
+    board, rows = results.phase_leaderboard(phase, method=method, seed=seed)
+    statistics = results.phase_statistics(phase)
+    print_ = results.fingerprint(phase, method, seed)
+    entries = db.session.execute(select(Submission).where(Submission.phase_id == phase.id)).scalars().all()
+    by_status: dict[str, int] = {}
+    for entry in entries:
+        by_status[entry.status] = by_status.get(entry.status, 0) + 1
+    eligible = db.session.execute(select(func.count(Screening.id)).join(Submission).where(
+        Submission.phase_id == phase.id, Screening.decision == "eligible")).scalar_one()
+    recusals = db.session.execute(select(func.count(Assignment.id)).where(
+        Assignment.phase_id == phase.id, Assignment.status == "recused")).scalar_one()
+    panel = [m for m in services.panel(phase) if m.status == "active"]
+    judges, _ = services.progress(phase)
+    totals = results.review_totals(results.score_rows(phase))
+    per_entry = totals.groupby("entry")["T"].apply(list).to_dict() if len(totals) else {}
+    figures = {
+        "intervals": charts.interval_chart(
+            [(r["entry"], r["rank"], r["rank_low"] or r["rank"], r["rank_high"] or r["rank"]) for r in rows[:40]],
+            title="Rank intervals", desc="Rank (dot) and 95 % bootstrap rank interval (line) per entry.",
+            highest=max(len(rows), 2)),
+        "totals": charts.strip_chart([(r["entry"], per_entry.get(r["entry"], [])) for r in rows[:40]],
+                                     title="Review totals per entry", desc="One dot per judge's review total."),
+        "leniency": charts.bar_chart([(f"Judge {n}", j["calibration_offset"] or 0)
+                                      for n, j in enumerate(statistics["judges"], 1)], diverging=True,
+                                     title="Judge leniency", desc="Calibration offset per judge, in points."),
+    }
+    return {
+        "challenge": phase.challenge, "phase": phase, "method": method, "seed": seed, "rows": rows, "board": board,
+        "stats": statistics, "fingerprint": print_, "generated_at": utcnow(), "by_status": by_status,
+        "applications": len(entries), "eligible": eligible, "recusals": recusals, "panel": panel,
+        "reviews": int(sum(j.submitted for j in judges)), "rubric": phase.rubric,
+        "awards": [a for a in award_service.awards_of(phase) if a.status == "approved"],
+        "proposed_awards": [a for a in award_service.awards_of(phase) if a.status == "proposed"],
+        "figures": figures, "judge_codes": {j["judge"]: f"Judge {n}" for n, j in enumerate(statistics["judges"], 1)},
+    }
+
+
+def appendix_sheets(phase: Phase, codes: dict[str, str], entries: list[Submission]) -> list[dict[str, Any]]:
+    """One score sheet per entry: each counted review's scores per criterion, judges by code."""
+    sheets = []
+    for entry in entries:
+        reviews = db.session.execute(
+            select(Review).join(Assignment).where(Assignment.submission_id == entry.id,
+                                                  Assignment.status == "assigned", Review.status == "submitted")
+            .order_by(Review.id)).scalars().all()
+        sheets.append({"entry": entry, "reviews": [
+            {"judge": codes.get(r.assignment.panel_member.email, "Judge ?"), "values": r.values(),
+             "total": services.total_of(r).total} for r in reviews]})
+    return sheets
+
+
+def render(phase: Phase, *, method: str | None = None, seed: int = 0, job: jobs.Job | None = None) -> bytes:
+    """The report as PDF bytes: the main part, then the appendix in chunks (progress after each)."""
+    data = context(phase, method=method, seed=seed)
+    entries = [e for e in services.entries(phase)]
+    order = {r["entry"]: n for n, r in enumerate(data["rows"])}
+    entries.sort(key=lambda e: (order.get(e.public_code, len(order)), e.public_code or ""))
+    main = HTML(string=render_template("reports/award.html", **data), url_fetcher=url_fetcher,
+                base_url=ASSET_SCHEME + "/").render(pdf_variant="pdf/ua-1")
+    jobs.set_progress(job, 30, "main report rendered")
+    documents = [main]
+    for start in range(0, len(entries), APPENDIX_CHUNK):
+        chunk = entries[start:start + APPENDIX_CHUNK]
+        html = render_template("reports/appendix.html", **data, sheets=appendix_sheets(phase, data["judge_codes"],
+                                                                                        chunk), first=start == 0)
+        documents.append(HTML(string=html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(
+            pdf_variant="pdf/ua-1"))
+        done = start + len(chunk)
+        jobs.set_progress(job, 30 + 65 * done // max(len(entries), 1), f"appendix: {done} of {len(entries)} entries")
+    pages = [page for document in documents for page in document.pages]
+    buffer = io.BytesIO()
+    main.copy(pages).write_pdf(buffer, pdf_variant="pdf/ua-1")
+    return buffer.getvalue()
+
+
+def request_report(*, actor: Any, phase: Phase, method: str | None = None, seed: int = 0) -> jobs.Job:
+    """Enqueue (or find) the report for the current fingerprint: unchanged data is not rendered twice."""
+    print_ = results.fingerprint(phase, method, seed)
+    return jobs.enqueue("reports.award", actor=actor, dedupe_key=f"award-report:{phase.id}:{print_['fingerprint']}",
+                        phase_id=phase.id, method=method or phase.primary_method, seed=seed)
+
+
+@jobs.task("reports.award")
+def build_report(job: jobs.Job | None = None, *, phase_id: int, method: str, seed: int = 0) -> dict[str, Any]:
+    phase = db.session.get(Phase, phase_id)
+    pdf = render(phase, method=method, seed=seed, job=job)
+    key = new_key(f"exports/phase-{phase.id}")
+    size, digest = get_storage().save_stream(key, io.BytesIO(pdf), max_bytes=len(pdf), content_type="application/pdf")
+    track_new_object(db.session, key)
+    current_app.logger.info("award report for phase %s: %s bytes", phase.id, size)
+    return {"storage_key": key, "filename": f"{phase.challenge.slug}-{phase.key}-award-report.pdf",
+            "content_type": "application/pdf", "size": size, "sha256": digest,
+            "fingerprint": results.fingerprint(phase, method, seed)["fingerprint"]}
