@@ -237,3 +237,32 @@ def test_score_sheets_pdf_one_page_per_entry_with_blind_titles(client, login_as,
         assert "Firm" not in page_text  # blind: the fallback title (the organisation) is not printed
     again = client.post(staff_url(phase, "score-sheets"))
     assert again.headers["Location"] == response.headers["Location"]  # same entries, same job
+
+
+def test_judge_leaderboard_only_as_the_phase_allows(client, login_as, db, world):
+    from challenges.judging import services as judging
+
+    _, phase, subs, _ = world
+    judge = make_judge(phase, "curious@agency.gov")
+    other = make_judge(phase, "other@agency.gov")
+    mine = [make_assignment(judge, s) for s in subs[:2]]
+    theirs = make_assignment(other, subs[0])
+    judging.save_review(actor=other.user, assignment=theirs, values={"quality": "5", "impact": "5"}, comments={},
+                        submit=True)
+    db.session.commit()
+    login_as(judge.user)
+    url = f"/judging/panels/{judge.id}/leaderboard"
+    assert client.get(url).status_code == 404  # "never" (the default)
+    phase.others_scores_visible = "after_own"
+    db.session.commit()
+    assert client.get(url).status_code == 404 and "Leaderboard" not in client.get("/judging/").text
+    for a in mine:
+        client.post(f"/judging/entries/{a.id}", data={"score-quality": "3", "score-impact": "3", "action": "submit"})
+    page = client.get(url)
+    assert page.status_code == 200 and subs[0].public_code in page.text and "other@agency.gov" not in page.text
+    assert "Leaderboard" in client.get("/judging/").text
+    phase.others_scores_visible = "always"
+    db.session.commit()
+    login_as(other.user)
+    assert client.get(f"/judging/panels/{other.id}/leaderboard").status_code == 200
+    assert client.get(url).status_code == 404  # not their panel seat

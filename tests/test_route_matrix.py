@@ -181,6 +181,8 @@ MATRIX.update({
     "judging.conflicts": Route("GET", lambda c: f"/judging/panels/{c['member'].id}/conflicts", JUDGE_OWN),
     "judging.bids": Route("GET", lambda c: f"/judging/panels/{c['member'].id}/bids", JUDGE_OWN),
     "judging.entry": Route("GET", lambda c: f"/judging/entries/{c['assignment'].id}", JUDGE_OWN),
+    # The matrix phase never shows judges the leaderboard (tested open in test_judging_views.py).
+    "judging.leaderboard": Route("GET", lambda c: f"/judging/panels/{c['member'].id}/leaderboard", NOT_FOUND_BUT),
     "judging.recuse": Route("POST", lambda c: f"/judging/entries/{c['assignment'].id}/recuse", JUDGE_ACTION,
                             {"reason": "matrix"}),
     "judging.download": Route("GET", lambda c: f"/judging/entries/{c['assignment'].id}/files/{c['file'].id}",

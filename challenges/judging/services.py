@@ -911,6 +911,17 @@ def others_reviews(assignment: Assignment) -> list[Review]:
         if a.review is not None and a.review.status == "submitted"]
 
 
+def judge_sees_leaderboard(member: PanelMember) -> bool:
+    """Aggregates reach a judge only as the phase allows, and never before their own reviews are in."""
+    rule = member.phase.others_scores_visible
+    if rule == "always":
+        return True
+    if rule != "after_own":
+        return False
+    live = _live_assignments(member.phase_id, member_id=member.id)
+    return bool(live) and all(a.review is not None and a.review.status == "submitted" for a in live)
+
+
 def blind_view(submission: Submission, blind: bool) -> dict[str, Any]:
     """What a judge sees of an entry: in blind mode no identifying answers, organisation or people."""
     answers = []

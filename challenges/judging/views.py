@@ -75,7 +75,7 @@ def _attest_first(exc: services.AttestationNeeded):
 @login_required
 def queue():
     return render_template("judging/queue.html", panels=services.queue(current_user), now=utcnow(),
-                           judging_open=services.judging_open)
+                           judging_open=services.judging_open, sees_leaderboard=services.judge_sees_leaderboard)
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
@@ -170,6 +170,20 @@ def bids(member_id: int):
         return redirect(url_for("judging.bids", member_id=member.id))
     return render_template("judging/bids.html", member=member, entries=entries, bids=services.bids_of(member),
                            values=BID_VALUES)
+
+
+@bp.route("/panels/<int:member_id>/leaderboard")
+@login_required
+def leaderboard(member_id: int):
+    """The panel's leaderboard for a judge, only as the phase allows: never; after the judge has submitted
+    every review; always. No judge identities and no per-judge figures."""
+    from . import results
+
+    member = _own_member(member_id)
+    if not services.judge_sees_leaderboard(member):
+        raise NotFound("The leaderboard is not shown to judges in this phase (yet).")
+    _, rows = results.phase_leaderboard(member.phase, bootstrap=200)
+    return render_template("judging/leaderboard.html", member=member, phase=member.phase, rows=rows)
 
 
 @bp.route("/entries/<int:assignment_id>", methods=["GET", "POST"])
