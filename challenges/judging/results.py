@@ -22,10 +22,9 @@ SCORE_COLUMNS = ["entry", "judge", "criterion", "value", "rubric_version", "weig
                  "higher_is_better", "independent", "comment"]
 
 
-def score_rows(phase: Phase) -> pd.DataFrame:
-    """One row per score of every counted review: submitted, on a live assignment (recused and
-    conflict-withdrawn reviews never count). One query; sorted so the frame is canonical."""
-    query = (
+def score_query(phase: Phase):
+    """The one query behind every result: scores of submitted reviews on live assignments."""
+    return (
         select(Submission.public_code.label("entry"), PanelMember.email.label("judge"),
                Criterion.key.label("criterion"), Score.value, Rubric.version.label("rubric_version"),
                Criterion.weight, Criterion.scale_min, Criterion.scale_max, Criterion.higher_is_better,
@@ -38,8 +37,13 @@ def score_rows(phase: Phase) -> pd.DataFrame:
         .where(Assignment.phase_id == phase.id, Assignment.status == "assigned", Review.status == "submitted",
                Submission.status == "submitted")
     )
-    frame = pd.DataFrame(db.session.execute(query).all(),
-                         columns=[*SCORE_COLUMNS, "criterion_order"])
+
+
+def score_rows(phase: Phase) -> pd.DataFrame:
+    """One row per score of every counted review: submitted, on a live assignment (recused and
+    conflict-withdrawn reviews never count). One query; sorted so the frame is canonical."""
+    rows = db.session.execute(score_query(phase)).tuples().all()
+    frame = pd.DataFrame.from_records(rows, columns=[*SCORE_COLUMNS, "criterion_order"])
     if frame.empty:
         return frame.drop(columns="criterion_order")
     frame = frame.sort_values(["entry", "judge", "criterion_order", "criterion"], kind="mergesort")
@@ -90,10 +94,12 @@ def quorum(phase: Phase) -> int:
 
 
 def phase_leaderboard(phase: Phase, *, method: str | None = None, bootstrap: int = 1000, seed: int = 0,
-                      award_places: int = 3) -> tuple[stats.Leaderboard, list[dict[str, Any]]]:
-    """The leaderboard and its rows as plain dicts (the CLI contract's keys, plus more)."""
+                      award_places: int = 3, scores: pd.DataFrame | None = None,
+                      ) -> tuple[stats.Leaderboard, list[dict[str, Any]]]:
+    """The leaderboard and its rows as plain dicts (the CLI contract's keys, plus more). Pass `scores`
+    (from score_rows) when the caller needs several results of the same data."""
     method = method or phase.primary_method
-    scores = score_rows(phase)
+    scores = score_rows(phase) if scores is None else scores
     totals = review_totals(scores)
     board = stats.leaderboard(totals, method=method, quorum=quorum(phase), award_places=award_places,
                               tiebreak=_tiebreak(scores), assigned=_assigned(phase), bootstrap=bootstrap, seed=seed)
@@ -128,9 +134,9 @@ def _num(value: Any) -> float | int | None:
     return int(number) if number.is_integer() else round(number, 6)
 
 
-def phase_statistics(phase: Phase) -> dict[str, Any]:
+def phase_statistics(phase: Phase, *, scores: pd.DataFrame | None = None) -> dict[str, Any]:
     """The statistics object of the `judging stats` contract, on review totals T."""
-    scores = score_rows(phase)
+    scores = score_rows(phase) if scores is None else scores
     totals = review_totals(scores)
     # The issue's contract names "judges" twice (a count, then the per-judge list); a JSON object keeps
     # the last, so "judges" is the list and the count is also given as "judge_count".

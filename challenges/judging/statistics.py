@@ -51,28 +51,24 @@ def zscores(reviews: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def calibrate(reviews: pd.DataFrame, lam: float = 1.0) -> tuple[pd.Series, pd.Series]:
-    """Judge-offset model y_ij = f_i + b_j + noise, ridge λ on b, solved exactly from the normal
-    equations. Returns (f per entry, b per judge)."""
+    """Judge-offset model y_ij = f_i + b_j + noise with a ridge λ on b, solved exactly from the normal
+    equations  n_i f_i + Σ_j c_ij b_j = S_i ;  Σ_i c_ij f_i + (n_j + λ) b_j = Y_j  (c_ij reviews of i by j).
+
+    The entry block is diagonal, so f is eliminated first (f_i = (S_i - Σ_j c_ij b_j) / n_i) and
+    numpy.linalg.solve handles only the judges' system: the same solution, at any number of entries.
+    Returns (f per entry, b per judge)."""
     frame = _frame(reviews)
-    entries = sorted(frame["entry"].unique(), key=str)
-    judges = sorted(frame["judge"].unique(), key=str)
-    e_index = {e: n for n, e in enumerate(entries)}
-    j_index = {j: n for n, j in enumerate(judges)}
-    ne, nj = len(entries), len(judges)
-    a = np.zeros((ne + nj, ne + nj))
-    rhs = np.zeros(ne + nj)
-    for entry, judge, total in frame.itertuples(index=False):
-        i, j = e_index[entry], ne + j_index[judge]
-        a[i, i] += 1
-        a[i, j] += 1
-        a[j, i] += 1
-        a[j, j] += 1
-        rhs[i] += total
-        rhs[j] += total
-    a[ne:, ne:] += lam * np.eye(nj)
-    solution = np.linalg.solve(a, rhs)
-    return (pd.Series(solution[:ne], index=entries, name="calibrated"),
-            pd.Series(solution[ne:], index=judges, name="offset"))
+    counts = pd.crosstab(frame["entry"], frame["judge"])
+    entries = sorted(counts.index, key=str)
+    judges = sorted(counts.columns, key=str)
+    c = counts.loc[entries, judges].to_numpy(dtype=float)
+    sums = frame.groupby("entry")["T"].sum().reindex(entries).to_numpy()
+    judge_sums = frame.groupby("judge")["T"].sum().reindex(judges).to_numpy()
+    n_entry, n_judge = c.sum(axis=1), c.sum(axis=0)
+    schur = np.diag(n_judge + lam) - c.T @ (c / n_entry[:, None])
+    b = np.linalg.solve(schur, judge_sums - c.T @ (sums / n_entry))
+    f = (sums - c @ b) / n_entry
+    return pd.Series(f, index=entries, name="calibrated"), pd.Series(b, index=judges, name="offset")
 
 
 def borda(reviews: pd.DataFrame) -> pd.Series:
@@ -92,19 +88,22 @@ def kemeny(reviews: pd.DataFrame, entries: list) -> tuple[list, int]:
         raise ValueError("Kemeny order is computed for at most 8 entries.")
     frame = _frame(reviews)
     frame = frame[frame["entry"].isin(entries)]
-    prefer: dict[tuple, int] = {}
+    index = {e: n for n, e in enumerate(entries)}
+    prefer = np.zeros((len(entries), len(entries)))  # prefer[x, y]: judges who scored x above y
     for _, group in frame.groupby("judge"):
         scores = dict(zip(group["entry"], group["T"], strict=True))
         for x, y in itertools.permutations(scores, 2):
             if scores[x] > scores[y]:
-                prefer[(x, y)] = prefer.get((x, y), 0) + 1
-    best, best_distance = list(entries), None
-    for order in itertools.permutations(entries):
-        distance = sum(prefer.get((later, earlier), 0)
-                       for n, earlier in enumerate(order) for later in order[n + 1:])
-        if best_distance is None or distance < best_distance:
-            best, best_distance = list(order), distance
-    return best, int(best_distance or 0)
+                prefer[index[x], index[y]] += 1
+    if len(entries) < 2:
+        return list(entries), 0
+    orders = np.array(list(itertools.permutations(range(len(entries)))))
+    position = np.argsort(orders, axis=1)  # position[p, e]: where entry e stands in order p
+    # An order disagrees with a preference x over y whenever it puts y before x.
+    later = position[:, :, None] > position[:, None, :]  # [p, x, y]: x after y
+    distance = (later * prefer[None, :, :]).sum(axis=(1, 2))
+    best = int(np.argmin(distance))  # the first minimum: deterministic given the entry order
+    return [entries[i] for i in orders[best]], round(distance[best])
 
 
 def percentile(rank: float, n: int) -> int:
@@ -233,7 +232,8 @@ def rank_intervals(reviews: pd.DataFrame, method: str, *, samples: int = 1000,
         ranks = _ranks(frame, method)
         return ranks, ranks
     rng = np.random.default_rng(seed)
-    groups = [frame[frame["entry"] == e] for e in entries]
+    by_entry = dict(tuple(frame.groupby("entry", sort=False)))
+    groups = [by_entry[e] for e in entries]
     if method in ("mean", "median", "trimmed"):
         # Vectorised: draw all resamples of one entry at once.
         reducer = {"mean": lambda x: x.mean(axis=1), "median": lambda x: np.median(x, axis=1),
@@ -285,21 +285,26 @@ def judge_table(reviews: pd.DataFrame, lam: float = 1.0) -> pd.DataFrame:
     frame = _frame(reviews)
     grouped = frame.groupby("judge")["T"]
     out = pd.DataFrame({"n": grouped.count(), "mean": grouped.mean(), "sd": grouped.std(ddof=1)})
-    wide = frame.pivot(index="entry", columns="judge", values="T")
+    wide = frame.pivot_table(index="entry", columns="judge", values="T", aggfunc="mean")
+    values = wide.to_numpy(dtype=float)
+    present = ~np.isnan(values)
     offsets, tough = {}, {}
-    for judge in out.index:
-        mine = wide[judge].dropna()
-        others = wide.drop(columns=judge).loc[mine.index]
-        shared = others.notna().sum(axis=1) >= 1  # the entry has >= 2 reviews including this judge's
-        diffs = (mine - others.mean(axis=1))[shared]
+    for j, judge in enumerate(wide.columns):
+        mine = present[:, j]
+        others = np.delete(values, j, axis=1)
+        others_present = np.delete(present, j, axis=1)
+        shared = mine & others_present.any(axis=1)  # entries with >= 2 reviews including this judge's
+        with np.errstate(invalid="ignore"):
+            other_mean = np.nanmean(np.where(others_present, others, np.nan)[shared], axis=1) if shared.any() \
+                else np.array([])
+        diffs = values[shared, j] - other_mean
         offsets[judge] = float(diffs.mean()) if len(diffs) else math.nan
-        lower = ties = comparisons = 0.0
-        for entry, value in mine.items():
-            for other in others.loc[entry].dropna():
-                comparisons += 1
-                lower += value < other
-                ties += value == other
-        tough[judge] = (lower + ties / 2) / comparisons if comparisons else math.nan
+        both = mine[:, None] & others_present
+        mine_col = np.broadcast_to(values[:, j][:, None], others.shape)
+        comparisons = both.sum()
+        lower = (both & (mine_col < others)).sum()
+        ties = (both & (mine_col == others)).sum()
+        tough[judge] = float((lower + ties / 2) / comparisons) if comparisons else math.nan
     out["loo_offset"] = pd.Series(offsets)
     _, b = calibrate(frame, lam)
     out["calibration_offset"] = b
@@ -311,16 +316,22 @@ def judge_table(reviews: pd.DataFrame, lam: float = 1.0) -> pd.DataFrame:
 
 def krippendorff_alpha_interval(wide: pd.DataFrame) -> float | None:
     """Krippendorff's alpha, interval metric: rows are judges, columns entries (units), NaN = not
-    reviewed. Units with fewer than two values are not pairable and are left out."""
-    values = [col.dropna().to_numpy(dtype=float) for _, col in wide.items()]
-    values = [v for v in values if len(v) >= 2]
-    n = sum(len(v) for v in values)
-    if n < 2:
+    reviewed. Units with fewer than two values are not pairable and are left out. Sums of squared
+    differences use Σ_{a≠b} (x_a - x_b)^2 = 2 m Σx^2 - 2 (Σx)^2, so memory stays linear."""
+    long = wide.stack().rename("v").reset_index()
+    unit = long.columns[1]
+    m = long.groupby(unit)["v"].transform("count")
+    long = long[m >= 2]
+    if len(long) < 2:
         return None
-    observed = sum(((v[:, None] - v[None, :]) ** 2).sum() / (len(v) - 1) for v in values) / n
-    pooled = np.concatenate(values)
-    expected = ((pooled[:, None] - pooled[None, :]) ** 2).sum() / (n * (n - 1))
-    if expected == 0:
+    long = long.assign(v2=long["v"] ** 2)
+    grouped = long.groupby(unit)
+    size, total, squares = grouped["v"].count(), grouped["v"].sum(), grouped["v2"].sum()
+    n = float(size.sum())
+    observed = float(((2 * size * squares - 2 * total ** 2) / (size - 1)).sum()) / n
+    all_sum, all_squares = float(long["v"].sum()), float((long["v"] ** 2).sum())
+    expected = (2 * n * all_squares - 2 * all_sum ** 2) / (n * (n - 1))
+    if expected <= 1e-12:
         return None
     return float(1 - observed / expected)
 
