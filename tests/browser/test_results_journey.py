@@ -72,3 +72,33 @@ def test_staff_award_publish_and_vendor_reads_feedback(browse, app):
     anonymous = browse()
     anonymous.visit(f"/challenges/{challenge.slug}/winners")
     assert winner.public_code in anonymous.page.content()
+
+
+def test_demo_challenge_report_renders_from_the_leaderboard(browse, app):
+    """`make run`'s demo: the challenge in judging has a full leaderboard and its award report downloads."""
+    import io
+    from pathlib import Path
+
+    from pypdf import PdfReader
+
+    from challenges.demo import load
+    from challenges.extensions import db
+    from challenges.jobs import dispatch_committed
+    from challenges.models import Challenge
+
+    load()
+    db.session.commit()
+    dispatch_committed()
+    phase = db.session.execute(db.select(Challenge).where(Challenge.slug == "doc-ai-2026")).scalar_one().phases[0]
+    office = browse()
+    office.sign_in("staff@example.gov", app.config["DEMO_PASSWORD"])
+    office.visit(f"/staff/challenges/doc-ai-2026/phases/{phase.id}/leaderboard")
+    assert office.page.locator("table caption", has_text="Entries in rank order").is_visible()
+    office.submit("Award report (PDF)")
+    assert "done" in office.page.content()
+    with office.page.expect_download() as download_info:
+        office.page.get_by_role("link", name="Download").click()
+    reader = PdfReader(io.BytesIO(Path(download_info.value.path()).read_bytes()))
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    assert "Award report" in text and "Applied AI Challenge: Document Understanding" in text
+    assert len(reader.pages) >= 4
