@@ -229,3 +229,37 @@ def test_raising_a_score_never_lowers_that_entrys_mean_rank(panel, data):
     before = stats.leaderboard(frame, method="mean", bootstrap=0).rows.loc[entry, "rank"]
     after = stats.leaderboard(raised, method="mean", bootstrap=0).rows.loc[entry, "rank"]
     assert after <= before
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_rubrics_and_sparse_designs_never_raise(data):
+    """Review totals from random rubrics (any weights, scales, directions, skipped optional criteria),
+    then every result, with a single review, a judge with one review or entries nobody scored."""
+    from challenges.judging.results import review_totals
+
+    n_criteria = data.draw(st.integers(1, 4))
+    criteria = []
+    for k in range(n_criteria):
+        low = data.draw(st.integers(-5, 5))
+        criteria.append({"criterion": f"c{k}", "weight": data.draw(st.sampled_from([0, 0.5, 1, 3])),
+                         "scale_min": low, "scale_max": low + data.draw(st.integers(1, 10)),
+                         "higher_is_better": data.draw(st.booleans()), "independent": data.draw(st.booleans())})
+    rows = []
+    for entry in range(data.draw(st.integers(1, 5))):
+        for judge in data.draw(st.lists(st.integers(0, 3), min_size=0, max_size=4, unique=True)):
+            for c in criteria:
+                value = data.draw(st.one_of(st.none(), st.integers(c["scale_min"], c["scale_max"])))
+                rows.append({"entry": f"E{entry}", "judge": f"J{judge}", "value": value, "rubric_version": 1,
+                             "comment": "", **c})
+    scores = pd.DataFrame(rows, columns=["entry", "judge", "criterion", "value", "rubric_version", "weight",
+                                         "scale_min", "scale_max", "higher_is_better", "independent", "comment"])
+    totals = review_totals(scores, min_coverage=0.0)
+    assert totals.empty or totals["T"].between(0, 100).all()
+    if not totals.empty:
+        for method in stats.METHODS:
+            stats.leaderboard(totals, method=method, bootstrap=10)
+        stats.judge_table(totals)
+        wide = totals.pivot(index="entry", columns="judge", values="T")
+        stats.icc(wide)
+        stats.krippendorff_alpha_interval(wide.T)

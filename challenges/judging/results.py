@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload, selectinload
 
 from ..extensions import db
 from ..models import Criterion, Phase, Rubric
@@ -104,7 +105,8 @@ def phase_leaderboard(phase: Phase, *, method: str | None = None, bootstrap: int
     board = stats.leaderboard(totals, method=method, quorum=quorum(phase), award_places=award_places,
                               tiebreak=_tiebreak(scores), assigned=_assigned(phase), bootstrap=bootstrap, seed=seed)
     titles = {s.public_code: s.title for s in db.session.execute(
-        select(Submission).where(Submission.phase_id == phase.id, Submission.public_code.is_not(None))).scalars()}
+        select(Submission).where(Submission.phase_id == phase.id, Submission.public_code.is_not(None))
+        .options(selectinload(Submission.organization), lazyload(Submission.files))).scalars()}
     per_criterion = scores.groupby(["entry", "criterion"])["value"].mean().unstack() if not scores.empty else None
     rows = []
     for entry, row in board.rows.iterrows():

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import lazyload, selectinload
 
 from .. import audit, mail
 from ..accounts.models import Role, User, UserRole
@@ -475,8 +475,17 @@ def bids_of(member: PanelMember) -> dict[int, str]:
 # --- assignment -------------------------------------------------------------------------------
 
 
+def with_relations(query):
+    """Load what pages show of each assignment in a fixed number of queries, however many there are."""
+    return query.options(selectinload(Assignment.review),
+                         selectinload(Assignment.panel_member),
+                         selectinload(Assignment.submission).options(selectinload(Submission.organization),
+                                                                     lazyload(Submission.files)))
+
+
 def _live_assignments(phase_id: int, *, member_id: int | None = None) -> list[Assignment]:
-    query = select(Assignment).where(Assignment.phase_id == phase_id, Assignment.status == LIVE_ASSIGNMENT)
+    query = with_relations(select(Assignment).where(Assignment.phase_id == phase_id,
+                                                    Assignment.status == LIVE_ASSIGNMENT))
     if member_id is not None:
         query = query.where(Assignment.panel_member_id == member_id)
     return list(db.session.execute(query).scalars())

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 
 from ..accounts.permissions import staff_required
 from ..errors import DomainError, NotFound, ValidationFailed
@@ -204,8 +205,8 @@ def assignments(slug: str, phase_id: int):
             return _back("panel.assignments", phase)
     members = services.panel(phase)
     entries = services.entries(phase)
-    live = db.session.query(Assignment).filter(Assignment.phase_id == phase.id).order_by(
-        Assignment.submission_id, Assignment.id).all()
+    live = list(db.session.execute(services.with_relations(select(Assignment).where(
+        Assignment.phase_id == phase.id).order_by(Assignment.submission_id, Assignment.id))).scalars())
     return render_template("judging/staff/assignments.html", challenge=challenge, phase=phase, members=members,
                            entries=entries, assignments=live, runs=services.runs(phase), errors=errors,
                            form=request.form, email_of={m.id: m.email for m in members},

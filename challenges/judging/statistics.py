@@ -352,13 +352,13 @@ def icc(wide: pd.DataFrame) -> dict[str, float | None]:
         bms, jms = ss_rows / (n - 1), ss_cols / (k - 1)
         ems = ss_error / ((n - 1) * (k - 1))
         wms = (ss_total - ss_rows) / (n * (k - 1))
-        out["ICC1"] = (bms - wms) / (bms + (k - 1) * wms)
-        out["ICC1k"] = (bms - wms) / bms
-        out["ICCA1"] = (bms - ems) / (bms + (k - 1) * ems + k * (jms - ems) / n)
-        out["ICCAk"] = (bms - ems) / (bms + (jms - ems) / n)
-        out["ICCC1"] = (bms - ems) / (bms + (k - 1) * ems)
-        out["ICCCk"] = (bms - ems) / bms
-        return {key: float(v) for key, v in out.items()}
+        out["ICC1"] = _ratio(bms - wms, bms + (k - 1) * wms)
+        out["ICC1k"] = _ratio(bms - wms, bms)
+        out["ICCA1"] = _ratio(bms - ems, bms + (k - 1) * ems + k * (jms - ems) / n)
+        out["ICCAk"] = _ratio(bms - ems, bms + (jms - ems) / n)
+        out["ICCC1"] = _ratio(bms - ems, bms + (k - 1) * ems)
+        out["ICCCk"] = _ratio(bms - ems, bms)
+        return out
     # Unbalanced one-way: entries as groups of different sizes.
     groups = [row.dropna().to_numpy(dtype=float) for _, row in wide.iterrows()]
     groups = [g for g in groups if len(g)]
@@ -369,10 +369,14 @@ def icc(wide: pd.DataFrame) -> dict[str, float | None]:
     bms = sum(len(g) * (g.mean() - grand) ** 2 for g in groups) / (a - 1)
     wms = sum(((g - g.mean()) ** 2).sum() for g in groups) / (total - a)
     n0 = (total - sum(len(g) ** 2 for g in groups) / total) / (a - 1)
-    denominator = bms + (n0 - 1) * wms
-    out["ICC1"] = float((bms - wms) / denominator) if denominator else None
-    out["ICC1k"] = float((bms - wms) / bms) if bms else None
+    out["ICC1"] = _ratio(bms - wms, bms + (n0 - 1) * wms)
+    out["ICC1k"] = _ratio(bms - wms, bms)
     return out
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    """None where the figure is undefined (every total identical, say), never NaN."""
+    return float(numerator / denominator) if abs(denominator) > 1e-12 else None
 
 
 def reading(alpha: float | None, icc_values: dict[str, float | None]) -> str:
