@@ -97,24 +97,53 @@ def appendix_sheets(phase: Phase, codes: dict[str, str], entries: list[Submissio
     return sheets
 
 
-def render(phase: Phase, *, method: str | None = None, seed: int = 0, job: jobs.Job | None = None) -> bytes:
-    """The report as PDF bytes: the main part, then the appendix in chunks (progress after each)."""
+def html_parts(phase: Phase, *, method: str | None = None, seed: int = 0) -> tuple[str, list[str]]:
+    """The final HTML: the main report and the appendix in chunks of APPENDIX_CHUNK entries."""
     data = context(phase, method=method, seed=seed)
-    entries = [e for e in services.entries(phase)]
+    entries = list(services.entries(phase))
     order = {r["entry"]: n for n, r in enumerate(data["rows"])}
     entries.sort(key=lambda e: (order.get(e.public_code, len(order)), e.public_code or ""))
-    main = HTML(string=render_template("reports/award.html", **data), url_fetcher=url_fetcher,
-                base_url=ASSET_SCHEME + "/").render(pdf_variant="pdf/ua-1")
+    main = render_template("reports/award.html", **data)
+    chunks = [render_template("reports/appendix.html", **data, first=start == 0,
+                              sheets=appendix_sheets(phase, data["judge_codes"], entries[start:start + APPENDIX_CHUNK]))
+              for start in range(0, len(entries), APPENDIX_CHUNK)]
+    return main, chunks
+
+
+def pdf_of(html: str) -> bytes:
+    """One HTML document to tagged PDF bytes (a plain function, so worker processes can run it)."""
+    return HTML(string=html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").write_pdf(pdf_variant="pdf/ua-1")
+
+
+def render(phase: Phase, *, method: str | None = None, seed: int = 0, job: jobs.Job | None = None,
+           workers: int = 1) -> bytes:
+    """The report as PDF bytes. With one worker the pages of every part go into one tagged document;
+    with more, appendix chunks render in parallel processes and are appended to the main part."""
+    main_html, chunks = html_parts(phase, method=method, seed=seed)
+    jobs.set_progress(job, 10, "figures computed")
+    if workers > 1 and len(chunks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        from pypdf import PdfWriter
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            main_future = pool.submit(pdf_of, main_html)
+            parts = list(pool.map(pdf_of, chunks))
+            writer = PdfWriter(clone_from=io.BytesIO(main_future.result()))  # keeps /Lang, tags, metadata
+        for part in parts:
+            writer.append(io.BytesIO(part))
+        jobs.set_progress(job, 95, "merged")
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        return buffer.getvalue()
+    main = HTML(string=main_html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(
+        pdf_variant="pdf/ua-1")
     jobs.set_progress(job, 30, "main report rendered")
     documents = [main]
-    for start in range(0, len(entries), APPENDIX_CHUNK):
-        chunk = entries[start:start + APPENDIX_CHUNK]
-        html = render_template("reports/appendix.html", **data, sheets=appendix_sheets(phase, data["judge_codes"],
-                                                                                        chunk), first=start == 0)
+    for n, html in enumerate(chunks, start=1):
         documents.append(HTML(string=html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(
             pdf_variant="pdf/ua-1"))
-        done = start + len(chunk)
-        jobs.set_progress(job, 30 + 65 * done // max(len(entries), 1), f"appendix: {done} of {len(entries)} entries")
+        jobs.set_progress(job, 30 + 65 * n // max(len(chunks), 1), f"appendix: part {n} of {len(chunks)}")
     pages = [page for document in documents for page in document.pages]
     buffer = io.BytesIO()
     main.copy(pages).write_pdf(buffer, pdf_variant="pdf/ua-1")
