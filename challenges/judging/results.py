@@ -56,6 +56,8 @@ def review_totals(scores: pd.DataFrame, min_coverage: float = 1.0) -> pd.DataFra
     if scores.empty:
         return pd.DataFrame(columns=["entry", "judge", "T", "coverage"])
     weighted = scores[~scores["independent"].astype(bool)].copy()
+    for column in ("value", "weight", "scale_min", "scale_max"):
+        weighted[column] = pd.to_numeric(weighted[column], errors="coerce").astype(float)  # None -> NaN
     span = (weighted["scale_max"] - weighted["scale_min"]).replace(0, np.nan)
     n = (weighted["value"] - weighted["scale_min"]) / span
     weighted["n"] = np.where(weighted["higher_is_better"].astype(bool), n, 1 - n)
