@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload, selectinload
 
 from ..extensions import db
 from ..models import Criterion, Phase, Rubric
-from ..submissions.models import Submission
+from ..submissions.models import Organization, Submission
 from . import statistics as stats
 from .models import Assignment, PanelMember, Review, Score
 
@@ -106,9 +105,10 @@ def phase_leaderboard(phase: Phase, *, method: str | None = None, bootstrap: int
     totals = review_totals(scores)
     board = stats.leaderboard(totals, method=method, quorum=quorum(phase), award_places=award_places,
                               tiebreak=_tiebreak(scores), assigned=_assigned(phase), bootstrap=bootstrap, seed=seed)
-    titles = {s.public_code: s.title for s in db.session.execute(
-        select(Submission).where(Submission.phase_id == phase.id, Submission.public_code.is_not(None))
-        .options(selectinload(Submission.organization), lazyload(Submission.files))).scalars()}
+    titles = {code: Submission.title_from(answers, legal_name) for code, answers, legal_name in
+              db.session.execute(select(Submission.public_code, Submission.answers, Organization.legal_name)
+                                 .join(Organization, Organization.id == Submission.organization_id)
+                                 .where(Submission.phase_id == phase.id, Submission.public_code.is_not(None)))}
     per_criterion = scores.groupby(["entry", "criterion"])["value"].mean().unstack() if not scores.empty else None
     rows = []
     for entry, row in board.rows.iterrows():

@@ -58,12 +58,15 @@ def calibrate(reviews: pd.DataFrame, lam: float = 1.0) -> tuple[pd.Series, pd.Se
     numpy.linalg.solve handles only the judges' system: the same solution, at any number of entries.
     Returns (f per entry, b per judge)."""
     frame = _frame(reviews)
-    counts = pd.crosstab(frame["entry"], frame["judge"])
-    entries = sorted(counts.index, key=str)
-    judges = sorted(counts.columns, key=str)
-    c = counts.loc[entries, judges].to_numpy(dtype=float)
-    sums = frame.groupby("entry")["T"].sum().reindex(entries).to_numpy()
-    judge_sums = frame.groupby("judge")["T"].sum().reindex(judges).to_numpy()
+    entries = sorted(frame["entry"].unique(), key=str)
+    judges = sorted(frame["judge"].unique(), key=str)
+    e_code = pd.Categorical(frame["entry"], categories=entries).codes
+    j_code = pd.Categorical(frame["judge"], categories=judges).codes
+    c = np.zeros((len(entries), len(judges)))
+    np.add.at(c, (e_code, j_code), 1.0)
+    totals = frame["T"].to_numpy(dtype=float)
+    sums = np.bincount(e_code, weights=totals, minlength=len(entries))
+    judge_sums = np.bincount(j_code, weights=totals, minlength=len(judges))
     n_entry, n_judge = c.sum(axis=1), c.sum(axis=0)
     schur = np.diag(n_judge + lam) - c.T @ (c / n_entry[:, None])
     b = np.linalg.solve(schur, judge_sums - c.T @ (sums / n_entry))

@@ -110,8 +110,13 @@ class Submission(db.Model):
 
     @property
     def title(self) -> str:
-        value = (self.answers or {}).get("title")
-        return str(value) if value else (self.organization.legal_name if self.organization else "Untitled")
+        return self.title_from(self.answers, self.organization.legal_name if self.organization else None)
+
+    @staticmethod
+    def title_from(answers: dict[str, Any] | None, legal_name: str | None) -> str:
+        """The answer to a `title` question, else the organisation's name (one rule for objects and rows)."""
+        value = (answers or {}).get("title")
+        return str(value) if value else (legal_name or "Untitled")
 
     def current_files(self) -> dict[str, SubmissionFile]:
         """The stored file of each file field (earlier versions stay, marked replaced)."""
