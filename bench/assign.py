@@ -16,7 +16,6 @@ import gc
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,7 +33,6 @@ ROUNDS = 5
 
 def build(app) -> tuple[int, int]:
     """A closed phase with ENTRIES submitted entries, JUDGES attested judges and 5 % conflicts."""
-    from flask_migrate import upgrade
     from sqlalchemy import insert
 
     from challenges.accounts.models import User, UserRole
@@ -45,7 +43,6 @@ def build(app) -> tuple[int, int]:
     from challenges.timezones import utcnow
     from tests.factories import close_submissions, make_challenge, make_user
 
-    upgrade()
     staff = make_user(email=f"bench-staff-{uuid.uuid4().hex[:6]}@example.gov", roles=("staff",))
     phase = make_challenge(publish=True, slug=f"bench-assign-{uuid.uuid4().hex[:6]}").phases[0]
     close_submissions(phase)
@@ -94,102 +91,93 @@ def build(app) -> tuple[int, int]:
 
 
 def main() -> None:
-    from challenges import create_app
+    from bench.common import bench_app
     from challenges.extensions import db
     from challenges.judging import assignment as solver
     from challenges.judging import services as judging
     from challenges.judging.models import AssignmentRun
     from challenges.models import Phase
-    from config import Default
 
-    with tempfile.TemporaryDirectory() as tmp:
-        class BenchConfig(Default):
-            SECRET_KEY = "bench-secret"
-            INSTANCE_DIR = tmp
-            STORAGE_DIR = str(Path(tmp) / "storage")
-            SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(tmp) / 'bench.db'}"
+    with bench_app() as app:
+        phase_id, staff_id = build(app)
+        from challenges.accounts.models import User
 
-        app = create_app(BenchConfig)
-        with app.app_context():
-            phase_id, staff_id = build(app)
-            from challenges.accounts.models import User
-
-            service_times, solver_times, check_times, build_times = [], [], [], []
-            for round_no in range(ROUNDS):
-                db.session.expire_all()
-                phase = db.session.get(Phase, phase_id)
-                staff = db.session.get(User, staff_id)
-                gc.collect()  # start each round from the same heap: a collection left over from set-up is noise
-                started = time.perf_counter()
-                run = judging.propose(actor=staff, phase=phase, k=K, seed=round_no)
-                db.session.commit()
-                service_times.append(time.perf_counter() - started)
-
-                # The bare solver on the very same graph: rebuild the problem the service built.
-                members, subs, _, _, gone = judging._problem_inputs(phase, "assign")
-                conflicts = judging.conflicted_pairs(phase)
-                mi = {m.id: n for n, m in enumerate(members)}
-                si = {s.id: n for n, s in enumerate(subs)}
-                forbidden = np.zeros((len(members), len(subs)), dtype=bool)
-                for member_id, sub_id in conflicts | gone:
-                    forbidden[mi[member_id], si[sub_id]] = True
-                problem = solver.Problem(
-                    judges=[solver.Judge(m.id, m.max_load, m.min_load, m.agency) for m in members],
-                    entries=[solver.Entry(s.id, K) for s in subs],
-                    affinity=judging.affinity(members, subs, bids=judging.phase_bids(phase), use_bids=True),
-                    forbidden=forbidden,
-                    seed=round_no)
-                started = time.perf_counter()
-                graph, _ = solver.build_graph(problem, np.array([j.max_load for j in problem.judges]))
-                built = time.perf_counter()
-                status = graph.solve_max_flow_with_min_cost()
-                solver_times.append(time.perf_counter() - built)
-                build_times.append(time.perf_counter() - started)
-                assert status == graph.OPTIMAL and graph.maximum_flow() == K * len(subs)
-                assert graph.optimal_cost() == run.objective, "the service solved a different graph"
-
-                pairs = [tuple(p) for p in run.result["pairs"]]
-                solution = solver.Solution(pairs=pairs, loads={int(k): v for k, v in run.result["loads"].items()},
-                                           objective=run.objective, total_affinity=run.total_affinity,
-                                           min_affinity={})
-                started = time.perf_counter()
-                violations = solver.check(problem, solution)
-                check_times.append(time.perf_counter() - started)
-                assert violations == [], violations
-                assert not set(pairs) & conflicts
-                db.session.delete(db.session.get(AssignmentRun, run.id))
-                db.session.commit()
-
-            # Approval of the last proposal: create the pairs, re-check conflicts, notify the judges.
+        service_times, solver_times, check_times, build_times = [], [], [], []
+        for round_no in range(ROUNDS):
             db.session.expire_all()
-            phase, staff = db.session.get(Phase, phase_id), db.session.get(User, staff_id)
-            run = judging.propose(actor=staff, phase=phase, k=K, seed=99)
-            db.session.commit()
-            gc.collect()
+            phase = db.session.get(Phase, phase_id)
+            staff = db.session.get(User, staff_id)
+            gc.collect()  # start each round from the same heap: a collection left over from set-up is noise
             started = time.perf_counter()
-            created = judging.approve_run(actor=staff, run=run)
+            run = judging.propose(actor=staff, phase=phase, k=K, seed=round_no)
             db.session.commit()
-            approve_seconds = time.perf_counter() - started
+            service_times.append(time.perf_counter() - started)
 
-            service = statistics.median(service_times)
-            bare = statistics.median(solver_times)
-            checks = statistics.median(check_times)
-            engine = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
-            arcs = int((~forbidden).sum())
-            print(f"assign: {len(subs)} entries x {len(members)} judges, k = {K}, "
-                  f"{int(forbidden.sum())} conflicted pairs ({forbidden.mean():.1%}), {arcs} judge-entry arcs, "
-                  f"{engine}")
-            print(f"whole service (read, build, solve, check, store): median {service:.3f} s "
-                  f"of {', '.join(f'{t:.3f}' for t in service_times)}  (goal <= 1 s)")
-            print(f"bare OR-Tools solve of the same graph: median {bare:.3f} s")
-            built = statistics.median(build_times)
-            print(f"building that graph from in-memory arrays and solving it: median {built:.3f} s")
-            print(f"service / bare solver = {service / bare:.2f}  (goal <= 1.5)")
-            print(f"service / (graph build + solve) = {service / built:.2f}")
-            print(f"approving it: {len(created)} assignments created, conflicts re-checked, judges notified in "
-                  f"{approve_seconds:.3f} s")
-            print(f"constraint checks on the answer: {checks * 1000:.1f} ms ({checks / bare:.2f} x the solve); "
-                  "0 violations, 0 conflicted pairs, every entry has exactly k judges")
+            # The bare solver on the very same graph: rebuild the problem the service built.
+            members, subs, _, _, gone = judging._problem_inputs(phase, "assign")
+            conflicts = judging.conflicted_pairs(phase)
+            mi = {m.id: n for n, m in enumerate(members)}
+            si = {s.id: n for n, s in enumerate(subs)}
+            forbidden = np.zeros((len(members), len(subs)), dtype=bool)
+            for member_id, sub_id in conflicts | gone:
+                forbidden[mi[member_id], si[sub_id]] = True
+            problem = solver.Problem(
+                judges=[solver.Judge(m.id, m.max_load, m.min_load, m.agency) for m in members],
+                entries=[solver.Entry(s.id, K) for s in subs],
+                affinity=judging.affinity(members, subs, bids=judging.phase_bids(phase), use_bids=True),
+                forbidden=forbidden,
+                seed=round_no)
+            started = time.perf_counter()
+            graph, _ = solver.build_graph(problem, np.array([j.max_load for j in problem.judges]))
+            built = time.perf_counter()
+            status = graph.solve_max_flow_with_min_cost()
+            solver_times.append(time.perf_counter() - built)
+            build_times.append(time.perf_counter() - started)
+            assert status == graph.OPTIMAL and graph.maximum_flow() == K * len(subs)
+            assert graph.optimal_cost() == run.objective, "the service solved a different graph"
+
+            pairs = [tuple(p) for p in run.result["pairs"]]
+            solution = solver.Solution(pairs=pairs, loads={int(k): v for k, v in run.result["loads"].items()},
+                                       objective=run.objective, total_affinity=run.total_affinity,
+                                       min_affinity={})
+            started = time.perf_counter()
+            violations = solver.check(problem, solution)
+            check_times.append(time.perf_counter() - started)
+            assert violations == [], violations
+            assert not set(pairs) & conflicts
+            db.session.delete(db.session.get(AssignmentRun, run.id))
+            db.session.commit()
+
+        # Approval of the last proposal: create the pairs, re-check conflicts, notify the judges.
+        db.session.expire_all()
+        phase, staff = db.session.get(Phase, phase_id), db.session.get(User, staff_id)
+        run = judging.propose(actor=staff, phase=phase, k=K, seed=99)
+        db.session.commit()
+        gc.collect()
+        started = time.perf_counter()
+        created = judging.approve_run(actor=staff, run=run)
+        db.session.commit()
+        approve_seconds = time.perf_counter() - started
+
+        service = statistics.median(service_times)
+        bare = statistics.median(solver_times)
+        checks = statistics.median(check_times)
+        engine = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
+        arcs = int((~forbidden).sum())
+        print(f"assign: {len(subs)} entries x {len(members)} judges, k = {K}, "
+              f"{int(forbidden.sum())} conflicted pairs ({forbidden.mean():.1%}), {arcs} judge-entry arcs, "
+              f"{engine}")
+        print(f"whole service (read, build, solve, check, store): median {service:.3f} s "
+              f"of {', '.join(f'{t:.3f}' for t in service_times)}  (goal <= 1 s)")
+        print(f"bare OR-Tools solve of the same graph: median {bare:.3f} s")
+        built = statistics.median(build_times)
+        print(f"building that graph from in-memory arrays and solving it: median {built:.3f} s")
+        print(f"service / bare solver = {service / bare:.2f}  (goal <= 1.5)")
+        print(f"service / (graph build + solve) = {service / built:.2f}")
+        print(f"approving it: {len(created)} assignments created, conflicts re-checked, judges notified in "
+              f"{approve_seconds:.3f} s")
+        print(f"constraint checks on the answer: {checks * 1000:.1f} ms ({checks / bare:.2f} x the solve); "
+              "0 violations, 0 conflicted pairs, every entry has exactly k judges")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -90,53 +89,41 @@ def build(entries: int) -> int:
 
 
 def main() -> None:
-    from challenges import create_app
+    from bench.common import bench_app
     from challenges.extensions import db
     from challenges.judging import results
     from challenges.models import Phase
-    from config import Default
 
-    with tempfile.TemporaryDirectory() as tmp:
-        class BenchConfig(Default):
-            SECRET_KEY = "bench-secret"
-            INSTANCE_DIR = tmp
-            STORAGE_DIR = str(Path(tmp) / "storage")
-            SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(tmp) / 'bench.db'}"
-
-        app = create_app(BenchConfig)
-        with app.app_context():
-            from flask_migrate import upgrade
-
-            upgrade()
-            engine = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
-            for size in SIZES:
-                phase_id = build(size)
-                db.session.expire_all()
-                phase = db.session.get(Phase, phase_id)
-                query = results.score_query(phase)
-                gc.collect()
-                started = time.perf_counter()
-                raw = db.session.execute(query).all()
-                raw_seconds = time.perf_counter() - started
-                gc.collect()
-                started = time.perf_counter()
-                scores = results.score_rows(phase)  # the fetch every result shares
-                fetch_seconds = time.perf_counter() - started
-                started = time.perf_counter()
-                _, rows = results.phase_leaderboard(phase, bootstrap=1000, scores=scores)
-                board_seconds = time.perf_counter() - started
-                started = time.perf_counter()
-                stats = results.phase_statistics(phase, scores=scores)
-                stats_seconds = time.perf_counter() - started
-                total = fetch_seconds + board_seconds + stats_seconds
-                print(f"{size} entries x {JUDGES} judges x {CRITERIA} criteria = {len(raw)} score rows on {engine}")
-                print(f"  raw fetch of the score rows: {raw_seconds:.3f} s")
-                print(f"  fetch into a frame: {fetch_seconds:.3f} s")
-                print(f"  leaderboard (all methods, bootstrap 1000, leave-one-judge-out, Kemeny): "
-                      f"{board_seconds:.3f} s")
-                print(f"  statistics (judges, criteria, alpha, ICC): {stats_seconds:.3f} s")
-                print(f"  (leaderboard + statistics) / raw fetch = {total / raw_seconds:.2f}  (goal <= 2.0); "
-                      f"{len(rows)} entries ranked, alpha {stats['reliability']['krippendorff_alpha_interval']}")
+    with bench_app() as app:
+        engine = app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]
+        for size in SIZES:
+            phase_id = build(size)
+            db.session.expire_all()
+            phase = db.session.get(Phase, phase_id)
+            query = results.score_query(phase)
+            gc.collect()
+            started = time.perf_counter()
+            raw = db.session.execute(query).all()
+            raw_seconds = time.perf_counter() - started
+            gc.collect()
+            started = time.perf_counter()
+            scores = results.score_rows(phase)  # the fetch every result shares
+            fetch_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            _, rows = results.phase_leaderboard(phase, bootstrap=1000, scores=scores)
+            board_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            stats = results.phase_statistics(phase, scores=scores)
+            stats_seconds = time.perf_counter() - started
+            total = fetch_seconds + board_seconds + stats_seconds
+            print(f"{size} entries x {JUDGES} judges x {CRITERIA} criteria = {len(raw)} score rows on {engine}")
+            print(f"  raw fetch of the score rows: {raw_seconds:.3f} s")
+            print(f"  fetch into a frame: {fetch_seconds:.3f} s")
+            print(f"  leaderboard (all methods, bootstrap 1000, leave-one-judge-out, Kemeny): "
+                  f"{board_seconds:.3f} s")
+            print(f"  statistics (judges, criteria, alpha, ICC): {stats_seconds:.3f} s")
+            print(f"  (leaderboard + statistics) / raw fetch = {total / raw_seconds:.2f}  (goal <= 2.0); "
+                  f"{len(rows)} entries ranked, alpha {stats['reliability']['krippendorff_alpha_interval']}")
 
 
 if __name__ == "__main__":

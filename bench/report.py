@@ -16,7 +16,6 @@ import gc
 import io
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -79,53 +78,41 @@ def build() -> int:
 def main() -> None:
     from weasyprint import HTML
 
-    from challenges import create_app
+    from bench.common import bench_app
     from challenges.extensions import db
     from challenges.judging import report
     from challenges.models import Phase
-    from config import Default
 
-    with tempfile.TemporaryDirectory() as tmp:
-        class BenchConfig(Default):
-            SECRET_KEY = "bench-secret"
-            INSTANCE_DIR = tmp
-            STORAGE_DIR = str(Path(tmp) / "storage")
-            SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(tmp) / 'bench.db'}"
+    with bench_app() as app:
+        phase = db.session.get(Phase, build())
+        with app.test_request_context():
+            gc.collect()
+            started = time.perf_counter()
+            one = report.render(phase)
+            whole = time.perf_counter() - started
 
-        app = create_app(BenchConfig)
-        with app.app_context():
-            from flask_migrate import upgrade
+            main_html, chunks = report.html_parts(phase)
+            final_html = main_html.replace("</body></html>", "".join(
+                c.split("<body>", 1)[1].split("</body>", 1)[0] for c in chunks) + "</body></html>")
+            gc.collect()
+            started = time.perf_counter()
+            HTML(string=final_html, url_fetcher=report.url_fetcher, base_url=report.ASSET_SCHEME + "/").write_pdf(
+                io.BytesIO(), pdf_variant="pdf/ua-1")
+            bare = time.perf_counter() - started
 
-            upgrade()
-            phase = db.session.get(Phase, build())
-            with app.test_request_context():
-                gc.collect()
-                started = time.perf_counter()
-                one = report.render(phase)
-                whole = time.perf_counter() - started
+            gc.collect()
+            started = time.perf_counter()
+            two = report.render(phase, workers=2)
+            parallel = time.perf_counter() - started
 
-                main_html, chunks = report.html_parts(phase)
-                final_html = main_html.replace("</body></html>", "".join(
-                    c.split("<body>", 1)[1].split("</body>", 1)[0] for c in chunks) + "</body></html>")
-                gc.collect()
-                started = time.perf_counter()
-                HTML(string=final_html, url_fetcher=report.url_fetcher, base_url=report.ASSET_SCHEME + "/").write_pdf(
-                    io.BytesIO(), pdf_variant="pdf/ua-1")
-                bare = time.perf_counter() - started
+        from pypdf import PdfReader
 
-                gc.collect()
-                started = time.perf_counter()
-                two = report.render(phase, workers=2)
-                parallel = time.perf_counter() - started
-
-            from pypdf import PdfReader
-
-            pages_one, pages_two = len(PdfReader(io.BytesIO(one)).pages), len(PdfReader(io.BytesIO(two)).pages)
-            print(f"award report, {ENTRIES} entries: {pages_one} pages ({len(one) / 1e6:.1f} MB)")
-            print(f"  whole report, one process: {whole:.2f} s; WeasyPrint on the final HTML alone: {bare:.2f} s")
-            print(f"  whole / WeasyPrint alone = {whole / bare:.2f}  (goal <= 1.2)")
-            print(f"  appendix on 2 processes, merged with pypdf: {parallel:.2f} s ({pages_two} pages)")
-            print(f"  parallel / one process = {parallel / whole:.2f}  (goal <= 0.65; {os.cpu_count()} cores)")
+        pages_one, pages_two = len(PdfReader(io.BytesIO(one)).pages), len(PdfReader(io.BytesIO(two)).pages)
+        print(f"award report, {ENTRIES} entries: {pages_one} pages ({len(one) / 1e6:.1f} MB)")
+        print(f"  whole report, one process: {whole:.2f} s; WeasyPrint on the final HTML alone: {bare:.2f} s")
+        print(f"  whole / WeasyPrint alone = {whole / bare:.2f}  (goal <= 1.2)")
+        print(f"  appendix on 2 processes, merged with pypdf: {parallel:.2f} s ({pages_two} pages)")
+        print(f"  parallel / one process = {parallel / whole:.2f}  (goal <= 0.65; {os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":
