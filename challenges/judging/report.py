@@ -118,8 +118,9 @@ def pdf_of(html: str) -> bytes:
 def render(phase: Phase, *, method: str | None = None, seed: int = 0, job: jobs.Job | None = None,
            workers: int = 1) -> bytes:
     """The report as PDF bytes. With one worker the pages of every part go into one tagged document;
-    with more, appendix chunks render in parallel processes and are appended to the main part."""
-    main_html, chunks = html_parts(phase, method=method, seed=seed)
+    with more, appendix chunks render in parallel processes and are appended to the main part (their
+    page numbers then restart per part, and only the main part's pages are tagged: a benchmark option)."""
+    main_html, chunks = html_parts(phase, method=method, seed=seed)  # appendix page numbers fixed below
     jobs.set_progress(job, 10, "figures computed")
     if workers > 1 and len(chunks) > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -140,9 +141,13 @@ def render(phase: Phase, *, method: str | None = None, seed: int = 0, job: jobs.
         pdf_variant="pdf/ua-1")
     jobs.set_progress(job, 30, "main report rendered")
     documents = [main]
+    next_page = len(main.pages) + 1
     for n, html in enumerate(chunks, start=1):
+        # Each part is its own document: start its page counter where the previous part ended.
+        html = html.replace("<body>", f'<body><style>@page :first {{ counter-reset: page {next_page} }}</style>', 1)
         documents.append(HTML(string=html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(
             pdf_variant="pdf/ua-1"))
+        next_page += len(documents[-1].pages)
         jobs.set_progress(job, 30 + 65 * n // max(len(chunks), 1), f"appendix: part {n} of {len(chunks)}")
     pages = [page for document in documents for page in document.pages]
     buffer = io.BytesIO()
