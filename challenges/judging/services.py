@@ -477,7 +477,7 @@ def bids_of(member: PanelMember) -> dict[int, str]:
 
 def with_relations(query):
     """Load what pages show of each assignment in a fixed number of queries, however many there are."""
-    return query.options(selectinload(Assignment.review),
+    return query.options(selectinload(Assignment.review).lazyload(Review.scores),  # scores load only if used
                          selectinload(Assignment.panel_member),
                          selectinload(Assignment.submission).options(selectinload(Submission.organization),
                                                                      lazyload(Submission.files)))
