@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import socket
 import statistics
 import subprocess
@@ -30,29 +29,6 @@ ENTRIES = int(os.environ.get("BENCH_ENTRIES", "300"))
 CLIENTS = 20
 REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_REQUESTS", "10"))
 PASSWORD = "correct horse battery staple"  # tests.factories.PASSWORD, which the data is made with
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def sign_in(port: int, email: str) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("GET", "/account/sign-in")
-    response = conn.getresponse()
-    page = response.read().decode()
-    cookie = response.getheader("Set-Cookie").split(";")[0]
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    body = f"csrf_token={token}&email={email.replace('@', '%40')}&password={PASSWORD.replace(' ', '+')}"
-    conn.request("POST", "/account/sign-in", body=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
-    response = conn.getresponse()
-    response.read()
-    if response.status != 302:
-        raise SystemExit(f"sign-in as {email} failed: {response.status}")
-    return response.getheader("Set-Cookie").split(";")[0]
 
 
 def load(port: int, path: str, cookie: str | None) -> tuple[float, list[float]]:
@@ -91,7 +67,7 @@ def load(port: int, path: str, cookie: str | None) -> tuple[float, list[float]]:
 
 
 def main() -> None:
-    from bench.common import bench_app
+    from bench.common import bench_app, free_port, http_sign_in
     from bench.leaderboard import build
 
     with tempfile.TemporaryDirectory() as tmp, bench_app() as app:
@@ -134,7 +110,7 @@ def main() -> None:
                     break
                 except OSError:
                     time.sleep(0.1)
-            cookies = {email: sign_in(port, email) for _, email in paths.values()}
+            cookies = {email: http_sign_in(port, email, PASSWORD)[0] for _, email in paths.values()}
             load(port, "/healthz", None)  # warm up every worker
             health_rps, health_lat = load(port, "/healthz", None)
             engine = database.split(":", 1)[0]

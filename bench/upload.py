@@ -35,12 +35,6 @@ PASSWORD = "benchmark password 2026"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -100,23 +94,6 @@ def prepare(instance: Path) -> tuple[int, str]:
         return submission.id, app.config["STORAGE_DIR"]
 
 
-def sign_in(port: int) -> tuple[str, str]:
-    """Sign in over HTTP like a browser; returns (cookie, csrf token)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("GET", "/account/sign-in")
-    response = conn.getresponse()
-    page = response.read().decode()
-    cookie = response.getheader("Set-Cookie").split(";")[0]
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    body = f"csrf_token={token}&email=bench-vendor%40example.com&password={PASSWORD.replace(' ', '+')}"
-    conn.request("POST", "/account/sign-in", body=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
-    response = conn.getresponse()
-    response.read()
-    cookie = response.getheader("Set-Cookie").split(";")[0]
-    return cookie, token
-
-
 def stream_upload(port: int, submission_id: int, path: Path, cookie: str, token: str) -> float:
     """PUT the file as the request body, as the application page's script does (1 MiB at a time)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -157,6 +134,8 @@ def upload_benchmark() -> None:
             return elapsed
 
         submission_id, _ = prepare(tmp_path / "instance")
+        from bench.common import free_port
+
         port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         server = subprocess.Popen(
@@ -172,7 +151,9 @@ def upload_benchmark() -> None:
                     break
                 except OSError:
                     time.sleep(0.1)
-            cookie, _ = sign_in(port)
+            from bench.common import http_sign_in
+
+            cookie, _ = http_sign_in(port, "bench-vendor@example.com", PASSWORD)
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             conn.request("GET", f"/vendor/applications/{submission_id}", headers={"Cookie": cookie})
             response = conn.getresponse()
