@@ -99,6 +99,17 @@ class Default:
     AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
 
     DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "America/New_York")
+
+    # Community
+    SUBSCRIBE_TOKEN_MAX_AGE = _env_int("SUBSCRIBE_TOKEN_MAX_AGE", 7 * 24 * 3600)
+    UNSUBSCRIBE_TOKEN_MAX_AGE = _env_int("UNSUBSCRIBE_TOKEN_MAX_AGE", 400 * 24 * 3600)
+    CONTACT_EMAIL = os.environ.get("CONTACT_EMAIL", "community@challenges.example.gov")
+    CONTACT_RATE_LIMIT = os.environ.get("CONTACT_RATE_LIMIT", "5 per hour; 20 per day")
+    SUBSCRIBE_RATE_LIMIT = os.environ.get("SUBSCRIBE_RATE_LIMIT", "10 per hour")
+    COMMUNITY_MEETING_TITLE = os.environ.get("COMMUNITY_MEETING_TITLE", "Monthly community meeting")
+    COMMUNITY_MEETING_JOIN_URL = os.environ.get("COMMUNITY_MEETING_JOIN_URL", "")
+    COMMUNITY_MEETING_CAPACITY = _env_int("COMMUNITY_MEETING_CAPACITY", 0) or None
+    RESOURCE_MAX_BYTES = _env_int("RESOURCE_MAX_BYTES", 500 * 1024 * 1024)
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password-2026")
 
 
@@ -113,6 +124,8 @@ class Testing(Default):
     RATELIMIT_ENABLED = True  # on, as in production; tests lower SIGNIN_RATE_LIMIT to exercise it
     RATELIMIT_STORAGE_URI = "memory://"
     SIGNIN_RATE_LIMIT = "10000 per minute"
+    CONTACT_RATE_LIMIT = "10000 per minute"
+    SUBSCRIBE_RATE_LIMIT = "10000 per minute"
     JOBS_INLINE = True
     REDIS_URL = None  # tests that need Redis read TEST_REDIS_URL themselves
     MAIL_SERVER = None

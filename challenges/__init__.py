@@ -69,6 +69,9 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.views import admin_bp
     from .accounts.views import bp as accounts_bp
     from .audit_views import bp as audit_bp
+    from .community import models as community_models  # noqa: F401
+    from .community.staff_views import bp as community_staff_bp
+    from .community.views import bp as community_bp
     from .job_views import bp as jobs_bp
     from .judging import models as judging_models  # noqa: F401
     from .judging.staff_views import bp as panel_bp
@@ -91,3 +94,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(judging_bp)
     app.register_blueprint(panel_bp)
     app.register_blueprint(results_bp)
+    app.register_blueprint(community_bp)
+    app.register_blueprint(community_staff_bp)

@@ -34,6 +34,7 @@ jobs_cli = AppGroup("jobs", help="Background jobs.")
 submissions_cli = AppGroup("submissions", help="Applications and their files.")
 judging_cli = AppGroup("judging", help="Panels, assignment and scores.")
 reports_cli = AppGroup("reports", help="PDF reports.")
+community_cli = AppGroup("community", help="Community meetings, reminders and membership.")
 
 
 @submissions_cli.command("send-reminders")
@@ -393,6 +394,58 @@ def report_feedback(slug: str, phase_key: str, out_dir: Path) -> None:
     click.echo(f"wrote {written} feedback PDF(s) to {out_dir}")
 
 
+@community_cli.command("schedule-meetings")
+@click.option("--months", default=12, show_default=True, type=int, help="How many monthly meetings ahead.")
+@click.option("--json", "as_json", is_flag=True)
+def schedule_meetings_cli(months: int, as_json: bool) -> None:
+    """Create the monthly community meetings (second Thursday, 13:00-14:00 America/New_York). Idempotent."""
+    from .accounts.services import get_system_user
+    from .community import services as community
+    from .errors import DomainError
+    from .timezones import format_human
+
+    try:
+        created, existing = community.schedule_meetings(actor=get_system_user(), months=months)
+    except DomainError as exc:
+        _fail(exc.message, exc.errors)
+    _commit()
+    if as_json:
+        click.echo(json.dumps({"created": [e.starts_at.isoformat() for e in created],
+                               "existing": [e.starts_at.isoformat() for e in existing]}, indent=2))
+        return
+    for event in created:
+        click.echo(f"created  {format_human(event.starts_at, event.timezone)}")
+    click.echo(f"{len(created)} meeting(s) created, {len(existing)} already scheduled")
+
+
+@community_cli.command("send-reminders")
+def community_reminders() -> None:
+    """Email registrants of events starting in the next 24 hours (once each; safe to run hourly)."""
+    from .community.services import send_event_reminders
+
+    count = send_event_reminders()
+    _commit()
+    click.echo(f"queued {count} event reminder(s)")
+
+
+@community_cli.command("grant-exception")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why this address outside .gov/.mil/.edu may join (audited).")
+def grant_exception_cli(email: str, reason: str) -> None:
+    """Let one address outside .gov, .mil and .edu join the community."""
+    from .accounts.services import get_system_user
+    from .community.services import grant_exception
+    from .errors import DomainError
+
+    try:
+        row = grant_exception(actor=get_system_user(), email=email, reason=reason)
+    except DomainError as exc:
+        _fail(exc.message, exc.errors)
+    _commit()
+    click.echo(f"{row.email} may now join the community")
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users, challenges_cli, audit_cli, demo, jobs_cli, submissions_cli, judging_cli, reports_cli):
+    for group in (users, challenges_cli, audit_cli, demo, jobs_cli, submissions_cli, judging_cli, reports_cli,
+                  community_cli):
         app.cli.add_command(group)

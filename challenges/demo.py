@@ -142,9 +142,12 @@ def load(today: date | None = None) -> str:
     if not db.session.execute(select(Challenge.id).where(Challenge.slug == JUDGING_SLUG)).first():
         _judging_demo(today or date.today(), author, approver, password)
         created_challenges += 1
+    from .community.demo import load as load_community
+
+    created_community = load_community(actor=author, today=today or date.today())
     lines = [
-        f"Demo data: {created_users} account(s) and {created_challenges} challenge(s) created "
-        "(existing ones left unchanged).",
+        f"Demo data: {created_users} account(s), {created_challenges} challenge(s) and {created_community} "
+        "community item(s) created (existing ones left unchanged).",
         "Demo sign-ins (password for all: " + password + "):",
     ]
     lines += [f"  {email:24} {', '.join(r.value for r in roles)}" for email, _, roles in DEMO_USERS]

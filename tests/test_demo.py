@@ -25,14 +25,18 @@ def test_demo_load_twice_changes_nothing_the_second_time(app, db, run_cli):
     second = run_cli("demo", "load")
 
     assert first.exit_code == 0, first.output
-    assert "6 account(s) and 3 challenge(s) created" in first.output
+    assert "6 account(s), 3 challenge(s) and " in first.output
     assert second.exit_code == 0, second.output
-    assert "0 account(s) and 0 challenge(s) created (existing ones left unchanged)." in second.output
+    assert "0 account(s), 0 challenge(s) and 0 community item(s) created (existing ones left unchanged)." \
+        in second.output
     assert _row_counts() == after_first
     assert db.session.execute(select(func.count(AuditEvent.id))).scalar_one() == audit_first > 0
     # six demo people, the system user, six demo founders and three more judges
     assert after_first["challenges"] == 3 and after_first["users"] == 16
     assert verify().ok
+    # a year of monthly meetings, two working groups and a few resources (issue 6)
+    assert after_first["working_groups"] == 2 and after_first["resources"] >= 3
+    assert 12 <= after_first["events"] <= 13
     assert "Demo sign-ins (password for all: demo-password-2026):" in first.output
     for email in ("admin@example.gov", "staff@example.gov", "reviewer@example.gov", "judge@example.gov",
                   "vendor@example.com", "member@example.edu"):

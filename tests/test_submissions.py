@@ -14,7 +14,7 @@ from challenges.errors import Conflict, NotFound, PermissionDenied, ValidationFa
 from challenges.mail import OutboxMessage
 from challenges.submissions import services as subs
 from challenges.submissions.models import Receipt, Submission, SubmissionFile
-from challenges.submissions.uploads import UploadRefused, check_content, check_name, sniff
+from challenges.uploads import UploadRefused, check_content, check_name, sniff
 from tests.factories import PDF_BYTES, make_challenge, make_submission, make_user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -21,8 +21,8 @@ from ..extensions import db
 from ..models import Phase
 from ..storage import get_storage, new_key, track_new_object
 from ..timezones import format_local_iso
+from ..uploads import check_name
 from .models import Submission, SubmissionStatus
-from .uploads import check_name
 
 ZIP_STATUSES = (SubmissionStatus.SUBMITTED.value, SubmissionStatus.ADVANCED.value, SubmissionStatus.WINNER.value)
 

@@ -26,6 +26,7 @@ from ..links import external_url, read_invitation, sign_invitation
 from ..models import ChallengeStatus, FormField, Phase
 from ..storage import StorageError, TooLarge, get_storage, new_key, track_new_object
 from ..timezones import utcnow
+from ..uploads import EXTENSIONS, UploadRefused, check_content, check_name, extension_of
 from .models import (
     BUSINESS_SIZES,
     CATEGORIES,
@@ -40,7 +41,6 @@ from .models import (
     SubmissionFile,
     SubmissionStatus,
 )
-from .uploads import EXTENSIONS, UploadRefused, check_content, check_name, extension_of
 
 UEI_RE = re.compile(r"^[A-HJ-NP-Z1-9][A-HJ-NP-Z0-9]{11}$")
 LIVE = (SubmissionStatus.DRAFT.value, SubmissionStatus.SUBMITTED.value)
