@@ -226,6 +226,79 @@ MATRIX.update({
 })
 _ = MEMBER_OWN
 
+# Community. "member" holds the member role; staff and admins see members-only things too (participants).
+PARTICIPANT_GET = {"anonymous": LOGIN, "vendor": 403, "judge": 403, "member": 200, "staff": 200, "admin": 200}
+PARTICIPANT_ACTION = {**PARTICIPANT_GET, "member": ALLOWED, "staff": ALLOWED, "admin": ALLOWED}
+MEMBER_ROLE_GET = {"anonymous": LOGIN, "vendor": 403, "judge": 403, "member": 200, "staff": 403, "admin": 403}
+MEMBER_ROLE_ACTION = {**MEMBER_ROLE_GET, "member": ALLOWED}
+MEMBERS_LINK = {**PARTICIPANT_GET, "member": 302, "staff": 302, "admin": 302}  # a members-only link resource
+
+
+def _cm(ctx: dict[str, Any], key: str) -> Any:
+    return ctx["community"][key]
+
+
+MATRIX.update({
+    "community.home": Route("GET", lambda c: "/community/", EVERYONE),
+    "community.about": Route("GET", lambda c: "/community/about", EVERYONE),
+    "community.contact": Route("GET", lambda c: "/community/contact", EVERYONE),
+    "community.subscribe": Route("GET", lambda c: "/community/subscribe", EVERYONE),
+    "community.confirm_subscription": Route(
+        "GET", lambda c: f"/community/subscribe/confirm/{_cm(c, 'confirm_token')}", EVERYONE),
+    "community.unsubscribe": Route("GET", lambda c: f"/community/unsubscribe/{_cm(c, 'unsubscribe_token')}", EVERYONE),
+    "community.join": Route("GET", lambda c: "/community/join", {**EVERYONE, "member": 302}),  # members go on
+    "community.profile": Route("GET", lambda c: "/community/profile", MEMBER_ROLE_GET),
+    "community.subscribe_me": Route("POST", lambda c: "/community/profile/subscribe", MEMBER_ROLE_ACTION),
+    "community.directory": Route("GET", lambda c: "/community/directory", PARTICIPANT_GET),
+    "community.groups": Route("GET", lambda c: "/community/groups", EVERYONE),
+    "community.group": Route("GET", lambda c: f"/community/groups/{_cm(c, 'group').slug}", EVERYONE),
+    "community.group_membership": Route(
+        "POST", lambda c: f"/community/groups/{_cm(c, 'group').slug}/membership", MEMBER_ROLE_ACTION,
+        {"action": "join"}),
+    # Only the group's leads and staff post; the matrix member is not a lead (a lead posts in test_community).
+    "community.announce": Route("POST", lambda c: f"/community/groups/{_cm(c, 'group').slug}/announcements",
+                                {**PARTICIPANT_ACTION, "member": 403}, {"title": "Matrix", "body_md": "Hello"}),
+    "community.events": Route("GET", lambda c: "/community/events", EVERYONE),
+    "community.event": Route("GET", lambda c: f"/community/events/{_cm(c, 'event').id}", EVERYONE),
+    "community.event_ics": Route("GET", lambda c: f"/community/events/{_cm(c, 'event').id}/event.ics", EVERYONE),
+    "community.calendar": Route("GET", lambda c: "/community/calendar.ics", EVERYONE),
+    "community.registration": Route("POST", lambda c: f"/community/events/{_cm(c, 'event').id}/registration",
+                                    PARTICIPANT_ACTION, {"action": "register"}),
+    "community.resources": Route("GET", lambda c: "/community/resources", EVERYONE),
+    "community.resource": Route("GET", lambda c: f"/community/resources/{_cm(c, 'resource').id}", MEMBERS_LINK),
+    # staff
+    "community_staff.index": Route("GET", lambda c: "/staff/community/", STAFF_ONLY),
+    "community_staff.subscribers": Route("GET", lambda c: "/staff/community/subscribers", STAFF_ONLY),
+    "community_staff.subscribers_csv": Route("GET", lambda c: "/staff/community/subscribers.csv", STAFF_ONLY),
+    "community_staff.judge_pool": Route("GET", lambda c: "/staff/community/judge-pool", STAFF_ONLY),
+    "community_staff.grant_exception": Route("POST", lambda c: "/staff/community/exceptions", STAFF_ACTION,
+                                             {"email": "contractor@example.com", "reason": "Matrix"}),
+    "community_staff.newsletters": Route("GET", lambda c: "/staff/community/newsletters", STAFF_ONLY),
+    "community_staff.newsletter": Route(
+        "GET", lambda c: f"/staff/community/newsletters/{_cm(c, 'newsletter').id}", STAFF_ONLY),
+    "community_staff.send_newsletter": Route(
+        "POST", lambda c: f"/staff/community/newsletters/{_cm(c, 'newsletter').id}/send", STAFF_ACTION),
+    "community_staff.group": Route("GET", lambda c: f"/staff/community/groups/{_cm(c, 'group').id}", STAFF_ONLY),
+    "community_staff.group_lead": Route(
+        "POST", lambda c: f"/staff/community/groups/{_cm(c, 'group').id}/leads", STAFF_ACTION,
+        {"user_id": "0", "lead": "1"}),  # user_id filled in by the fixture
+    "community_staff.events": Route("GET", lambda c: "/staff/community/events", STAFF_ONLY),
+    "community_staff.event": Route("GET", lambda c: f"/staff/community/events/{_cm(c, 'event').id}", STAFF_ONLY),
+    "community_staff.cancel_event": Route(
+        "POST", lambda c: f"/staff/community/events/{_cm(c, 'event').id}/cancel", STAFF_ACTION, {"reason": "Matrix"}),
+    "community_staff.schedule_meetings": Route("POST", lambda c: "/staff/community/events/schedule", STAFF_ACTION,
+                                               {"months": "2"}),
+    "community_staff.resources": Route("GET", lambda c: "/staff/community/resources", STAFF_ONLY),
+    "community_staff.delete_resource": Route(
+        "POST", lambda c: f"/staff/community/resources/{_cm(c, 'resource').id}/delete", STAFF_ACTION),
+    "community_staff.about": Route("GET", lambda c: "/staff/community/about", STAFF_ONLY),
+    "community_staff.page": Route("GET", lambda c: "/staff/community/pages/mission", STAFF_ONLY),
+    "community_staff.steering": Route(
+        "GET", lambda c: f"/staff/community/steering/{_cm(c, 'steering').id}", STAFF_ONLY),
+    "community_staff.delete_steering": Route(
+        "POST", lambda c: f"/staff/community/steering/{_cm(c, 'steering').id}/delete", STAFF_ACTION),
+})
+
 # Columns added by later issues default to an older column's expectation on routes that predate them:
 # another vendor to the vendor's, a conflicted judge to the judge's.
 for _route in MATRIX.values():
@@ -299,7 +372,39 @@ def ctx(app, db):
         "field": phase.fields[0],
         "criterion": phase.rubric.criteria[0],
         "target": make_user(email="target@example.gov", roles=("vendor",)),
+        "community": _community_world(author),
     }
+
+
+def _community_world(author) -> dict[str, Any]:
+    """A group with one member, a public event, a members-only link, a draft newsletter, a subscriber."""
+    from datetime import timedelta
+
+    from challenges.community import services as community
+    from challenges.community.models import Resource, SteeringMember
+    from challenges.extensions import db
+    from challenges.timezones import format_local_iso, utcnow
+
+    group = community.save_group(actor=author, name="Matrix group", slug="matrix-group", summary="", description_md="")
+    joined = make_user(email="grouped@example.gov", roles=("member",))
+    community.join_group(actor=joined, group=group)
+    start = utcnow() + timedelta(days=10)
+    event = community.save_event(actor=author, title="Matrix meeting", summary="", agenda_md="", speakers="",
+                                 starts=format_local_iso(start, "UTC"),
+                                 ends=format_local_iso(start + timedelta(hours=1), "UTC"),
+                                 timezone="UTC", location="Online", join_url="https://meet.example.gov/matrix",
+                                 capacity=5, public=True)
+    resource = Resource(title="Members recording", kind="recording", url="https://video.example.gov/1",
+                        members_only=True, topics=[])
+    steering = SteeringMember(name="Matrix Chair", position=1)
+    db.session.add_all([resource, steering])
+    community.confirm_subscription(token=community.make_list_token("reader@example.gov", "confirm"))
+    newsletter = community.save_newsletter(actor=author, subject="Matrix news", body_md="Hello", audience="subscribers")
+    db.session.commit()
+    MATRIX["community_staff.group_lead"].data = {"user_id": str(joined.id), "lead": "1"}
+    return {"group": group, "event": event, "resource": resource, "steering": steering, "newsletter": newsletter,
+            "confirm_token": community.make_list_token("new@example.gov", "confirm"),
+            "unsubscribe_token": community.make_list_token("reader@example.gov", "unsubscribe")}
 
 
 def test_every_route_is_in_the_matrix(app):

@@ -129,3 +129,45 @@ def test_judge_submitting_twice_at_once_gives_one_review(app, db):
     assert db.session.execute(select(func.count(Score.id))).scalar_one() == 2
     assert db.session.execute(select(func.count(AuditEvent.id)).where(AuditEvent.action == "review.submitted")
                               ).scalar_one() == 1
+
+
+def test_fifty_simultaneous_registrations_for_the_last_ten_seats(app, db):
+    """Exactly 10 get the seats and 40 join the waitlist in order; nobody is registered twice."""
+    from datetime import timedelta
+
+    from challenges.community import services as community
+    from challenges.community.models import Event, Registration
+    from challenges.timezones import format_local_iso, utcnow
+
+    staff = make_user(email="events@example.gov", roles=("staff",))
+    start = utcnow() + timedelta(days=7)
+    event = community.save_event(actor=staff, title="Popular", summary="", agenda_md="", speakers="",
+                                 starts=format_local_iso(start, "UTC"),
+                                 ends=format_local_iso(start + timedelta(hours=1), "UTC"), timezone="UTC",
+                                 location="", join_url="", capacity=12, public=True)
+    for n in range(2):
+        community.register(actor=make_user(email=f"early{n}@nih.gov", roles=("member",)), event=event)
+    people = [make_user(email=f"p{n}@nih.gov", roles=("member",)).id for n in range(50)]
+    db.session.commit()
+    event_id = event.id
+    db.session.remove()
+
+    def register(user_id):
+        with app.app_context():
+            try:
+                reg = community.register(actor=_db.session.get(User, user_id), event=_db.session.get(Event, event_id))
+                _db.session.commit()
+                return reg.status
+            finally:
+                _db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        outcomes = list(pool.map(register, people + people[:10]))  # ten of them press twice
+
+    assert db.session.execute(select(func.count(Registration.id)).where(Registration.status == "registered")
+                              ).scalar_one() == 12
+    assert db.session.execute(select(func.count(Registration.id)).where(Registration.status == "waitlisted")
+                              ).scalar_one() == 40
+    assert db.session.execute(select(func.count(Registration.id))).scalar_one() == 52
+    assert outcomes[:50].count("registered") == 10
+    assert verify().ok

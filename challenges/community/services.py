@@ -555,7 +555,7 @@ def join_group(*, actor: User, group: WorkingGroup) -> GroupMembership:
     if existing is not None:
         return existing
     row = GroupMembership(group_id=group.id, user_id=actor.id)
-    db.session.add(row)
+    group.memberships.append(row)
     db.session.flush()
     audit.record(actor=actor, action="community.group_joined", obj=group)
     return row
