@@ -470,6 +470,17 @@ def test_register_twice_is_harmless_and_waitlist_moves_up_on_cancel(db, staff):
                          ends=format_local_iso(event.ends_at, event.timezone), timezone=event.timezone,
                          location="", join_url="", capacity=5, public=True, event=event)
     assert community.registration_of(event, people[3]).status == "registered"
+    assert _outbox(template="event_changed") == []  # same time: nobody is told it moved
+    later = event.starts_at + timedelta(hours=2)
+    community.save_event(actor=staff, title=event.title, summary="", agenda_md="", speakers="",
+                         starts=format_local_iso(later, event.timezone),
+                         ends=format_local_iso(later + timedelta(hours=1), event.timezone), timezone=event.timezone,
+                         location="", join_url="", capacity=5, public=True, event=event)
+    moved = _outbox(template="event_changed")
+    assert sorted(m.to_addr for m in moved) == ["p0@nih.gov", "p2@nih.gov", "p3@nih.gov"]
+    updated = icalendar.Calendar.from_ical(__import__("base64").b64decode(moved[0].attachments[0]["data"]))
+    vevent = next(iter(updated.walk("VEVENT")))
+    assert vevent.decoded("DTSTART").astimezone(UTC) == later and vevent["SEQUENCE"] == event.sequence == 2
     with pytest.raises(ValidationFailed, match="correct"):
         community.save_event(actor=staff, title=event.title, summary="", agenda_md="", speakers="",
                              starts=format_local_iso(event.starts_at, event.timezone),

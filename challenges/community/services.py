@@ -666,11 +666,13 @@ def save_event(*, actor: User, title: str, summary: str, agenda_md: str, speaker
     if errors:
         raise ValidationFailed("Please correct the event.", errors)
     created = event is None
+    moved = False
     if event is None:
         event = Event(uid=f"{uuid.uuid4()}@{_list_host()}", created_by_id=actor.id)
         db.session.add(event)
     else:
         event.sequence += 1
+        moved = (event.starts_at, event.ends_at) != (start, end)
     event.title, event.summary, event.agenda_md = title.strip()[:200], (summary or "").strip()[:500], agenda_md or ""
     event.speakers, event.timezone = (speakers or "").strip(), timezone
     event.starts_at, event.ends_at = start, end  # type: ignore[assignment]
@@ -681,6 +683,14 @@ def save_event(*, actor: User, title: str, summary: str, agenda_md: str, speaker
                  details={"title": event.title, "starts_at": event.starts_at.isoformat(), "capacity": capacity})
     if not created:
         _promote_waitlist(event)  # more seats may have been added
+    if moved:
+        for reg in event.registrations:
+            if reg.status == RegistrationStatus.REGISTERED:
+                mail.queue(to=reg.user.email, subject=f"New time: {event.title}", template="event_changed",
+                           dedupe_key=f"event-changed:{reg.id}:{event.sequence}", event=event, when=event_when(event),
+                           link=external_url("community.event", event_id=event.id),
+                           attachments=[_ics_attachment(event, include_join=True)])
+                reg.reminded_at = None  # remind again before the new time
     return event
 
 
@@ -904,13 +914,6 @@ def send_event_reminders(*, now: datetime | None = None) -> int:
         reg.reminded_at = now
     db.session.flush()
     return len(due)
-
-
-@jobs.task("community.reminders")
-def reminders_job(job: jobs.Job | None = None) -> dict[str, int]:
-    count = send_event_reminders()
-    db.session.commit()
-    return {"reminded": count}
 
 
 def event_ics_for(event: Event, viewer: Any) -> bytes:
