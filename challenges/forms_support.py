@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask_wtf import FlaskForm
 
 from .errors import DomainError
+
+T = TypeVar("T")
 
 
 def attach_errors(form: FlaskForm, error: DomainError) -> dict[str, str]:
@@ -19,3 +24,19 @@ def attach_errors(form: FlaskForm, error: DomainError) -> dict[str, str]:
     if not error.errors:
         leftover["form"] = error.message
     return leftover
+
+
+def submit_form(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, dict[str, str]]:
+    """For a valid posted form, run the service and commit; on a DomainError roll back and put its
+    messages on the form. Returns (result or None, errors with no field)."""
+    from .extensions import db
+
+    if not form.validate_on_submit():
+        return None, {}
+    try:
+        result = action()
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return None, attach_errors(form, exc)
+    return result, {}

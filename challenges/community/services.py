@@ -24,6 +24,7 @@ from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ..extensions import db
 from ..links import external_url
 from ..markdown import render as render_markdown
+from ..services import require_staff
 from ..storage import get_storage, new_key, track_new_object
 from ..timezones import TimezoneError, format_human, get_zone, local_to_utc, utc_to_local, utcnow
 from ..uploads import EXTENSIONS, UploadRefused, check_content, check_name
@@ -102,7 +103,7 @@ def _gate(email: str) -> None:
 def grant_exception(*, actor: User, email: str, reason: str) -> DomainException:
     from ..accounts.services import normalize_email
 
-    _require_staff(actor)
+    require_staff(actor)
     address = normalize_email(email)
     if not (reason or "").strip():
         raise ValidationFailed("Give a reason.",
@@ -224,12 +225,6 @@ def judge_pool(*, tag: str = "") -> list[MemberProfile]:
     ).scalars()
     wanted = tag.strip().lower()
     return [p for p in rows if not wanted or any(wanted in t for t in p.judge_expertise or [])]
-
-
-def _require_staff(actor: User | None) -> User:
-    if actor is None or not (actor.is_system or (actor.active and actor.has_role(Role.STAFF, Role.ADMIN))):
-        raise PermissionDenied("Only program staff can do that.")
-    return actor
 
 
 def _require_member(actor: User | None) -> User:
@@ -402,7 +397,7 @@ def _newsletter_errors(subject: str, body_md: str, audience: str, group_id: int 
 
 def save_newsletter(*, actor: User, subject: str, body_md: str, audience: str, group_id: int | None = None,
                     newsletter: Newsletter | None = None) -> Newsletter:
-    _require_staff(actor)
+    require_staff(actor)
     if newsletter is not None and newsletter.status != "draft":
         raise Conflict("This newsletter has been sent; it can no longer be edited.")
     errors = _newsletter_errors(subject, body_md, audience, group_id)
@@ -450,7 +445,7 @@ def audience_label(newsletter: Newsletter) -> str:
 
 def send_newsletter(*, actor: User, newsletter: Newsletter) -> jobs.Job:
     """Hand the sending to a background job (progress on the job page); pressing twice sends once."""
-    _require_staff(actor)
+    require_staff(actor)
     if newsletter.status == "sent":
         raise Conflict("This newsletter has already been sent.")
     if not recipients(newsletter.audience, newsletter.group_id):
@@ -515,7 +510,7 @@ def get_group(slug: str) -> WorkingGroup:
 
 def save_group(*, actor: User, name: str, slug: str, summary: str, description_md: str, active: bool = True,
                group: WorkingGroup | None = None) -> WorkingGroup:
-    _require_staff(actor)
+    require_staff(actor)
     errors = {}
     slug = (slug or "").strip().lower()
     if not (name or "").strip():
@@ -572,7 +567,7 @@ def leave_group(*, actor: User, group: WorkingGroup) -> bool:
 
 
 def set_lead(*, actor: User, group: WorkingGroup, user_id: int, lead: bool) -> GroupMembership:
-    _require_staff(actor)
+    require_staff(actor)
     row = next((m for m in group.memberships if m.user_id == user_id), None)
     if row is None:
         raise ValidationFailed("Only a member of the group can lead it.", {"user_id": "Choose a member of the group."})
@@ -641,7 +636,7 @@ def save_event(*, actor: User, title: str, summary: str, agenda_md: str, speaker
                timezone: str, location: str, join_url: str, capacity: int | None, public: bool,
                event: Event | None = None) -> Event:
     """Create or change an event; times are typed in the event's zone and stored in UTC."""
-    _require_staff(actor)
+    require_staff(actor)
     errors: dict[str, str] = {}
     if not (title or "").strip():
         errors["title"] = "Enter the event's title."
@@ -695,7 +690,7 @@ def save_event(*, actor: User, title: str, summary: str, agenda_md: str, speaker
 
 
 def cancel_event(*, actor: User, event: Event, reason: str) -> Event:
-    _require_staff(actor)
+    require_staff(actor)
     if event.cancelled_at is not None:
         return event
     if not (reason or "").strip():
@@ -723,7 +718,7 @@ def schedule_meetings(*, actor: User, months: int = 12, today: date | None = Non
                       start: time = time(13, 0), end: time = time(14, 0), timezone: str = "America/New_York",
                       nth: int = 2, weekday_index: int = 3) -> tuple[list[Event], list[Event]]:
     """Create the monthly community meetings; returns (created, already there). Running it twice creates nothing."""
-    _require_staff(actor)
+    require_staff(actor)
     config = current_app.config
     zone_today = today or utc_to_local(utcnow(), timezone).date()
     created: list[Event] = []
@@ -947,7 +942,7 @@ def add_resource(*, actor: User, title: str, description: str, kind: str, topics
                  upload: BinaryIO | None = None, filename: str = "", event_id: int | None = None,
                  members_only: bool = False) -> Resource:
     """A link, or a file streamed to storage and checked by its bytes; a refusal leaves no object behind."""
-    _require_staff(actor)
+    require_staff(actor)
     errors = _resource_errors(title, kind, url, upload is not None and bool(filename))
     if event_id is not None and db.session.get(Event, event_id) is None:
         errors["event_id"] = "Choose an existing event."
@@ -991,7 +986,7 @@ def add_resource(*, actor: User, title: str, description: str, kind: str, topics
 
 def delete_resource(*, actor: User, resource: Resource) -> str | None:
     """Remove the row; returns the storage key for the caller to delete after commit."""
-    _require_staff(actor)
+    require_staff(actor)
     key = resource.storage_key
     audit.record(actor=actor, action="community.resource_deleted", obj=resource, details={"title": resource.title})
     db.session.delete(resource)
@@ -1049,7 +1044,7 @@ def about_sections() -> list[tuple[str, str, str]]:
 
 
 def save_page(*, actor: User, slug: str, title: str, body_md: str) -> Page:
-    _require_staff(actor)
+    require_staff(actor)
     if slug not in dict(ABOUT_SECTIONS):
         raise NotFound("No such page.")
     if not (title or "").strip():
@@ -1073,7 +1068,7 @@ def steering_committee() -> list[SteeringMember]:
 
 def save_steering_member(*, actor: User, name: str, title: str, organization: str, position: int,
                          member: SteeringMember | None = None) -> SteeringMember:
-    _require_staff(actor)
+    require_staff(actor)
     if not (name or "").strip():
         raise ValidationFailed("Enter the name.", {"name": "Enter the person's name."})
     if member is None:
@@ -1088,7 +1083,7 @@ def save_steering_member(*, actor: User, name: str, title: str, organization: st
 
 
 def delete_steering_member(*, actor: User, member: SteeringMember) -> None:
-    _require_staff(actor)
+    require_staff(actor)
     audit.record(actor=actor, action="community.steering_removed", obj=member, details={"name": member.name})
     db.session.delete(member)
     db.session.flush()

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from ..accounts.forms import ConfirmForm
 from ..accounts.permissions import staff_required
-from ..errors import DomainError, NotFound, ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..extensions import csrf, db
-from ..forms_support import attach_errors
+from ..forms_support import submit_form
 from ..markdown import render as render_markdown
 from ..storage import get_storage
 from ..timezones import format_local_iso
@@ -45,19 +44,6 @@ def _get(model, object_id: int):
     return row
 
 
-def _saved(form: FlaskForm, action) -> tuple[object, dict[str, str]]:
-    """Run a service for a valid form; commit, or roll back and put its errors on the form."""
-    if not form.validate_on_submit():
-        return None, {}
-    try:
-        result = action()
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return None, attach_errors(form, exc)
-    return result, {}
-
-
 @bp.route("/")
 @staff_required
 def index():
@@ -72,7 +58,7 @@ def index():
 @staff_required
 def grant_exception():
     form = ExceptionForm()
-    row, extra = _saved(form, lambda: services.grant_exception(actor=_me(), email=form.email.data,
+    row, extra = submit_form(form, lambda: services.grant_exception(actor=_me(), email=form.email.data,
                                                                reason=form.reason.data))
     if row is not None:
         flash(f"{row.email} may now join the community.", "success")
@@ -133,7 +119,7 @@ def newsletter(newsletter_id: int | None = None):
     if request.method == "POST":
         if row is not None and row.status != "draft":
             raise ValidationFailed("This newsletter has been sent; it can no longer be edited.")
-        saved, extra = _saved(form, lambda: services.save_newsletter(
+        saved, extra = submit_form(form, lambda: services.save_newsletter(
             actor=_me(), subject=form.subject.data, body_md=form.body_md.data, audience=form.audience.data,
             group_id=form.group_id.data, newsletter=row))
         if saved is not None:
@@ -169,7 +155,7 @@ def group(group_id: int | None = None):
 
     row = _get(WorkingGroup, group_id) if group_id else None
     form = GroupForm(obj=row)
-    saved, extra = _saved(form, lambda: services.save_group(
+    saved, extra = submit_form(form, lambda: services.save_group(
         actor=_me(), name=form.name.data, slug=form.slug.data, summary=form.summary.data,
         description_md=form.description_md.data, active=form.active.data, group=row))
     if saved is not None:
@@ -213,7 +199,7 @@ def event(event_id: int | None = None):
     if request.method == "GET" and row is not None:
         form.starts.data = format_local_iso(row.starts_at, row.timezone)
         form.ends.data = format_local_iso(row.ends_at, row.timezone)
-    saved, extra = _saved(form, lambda: services.save_event(
+    saved, extra = submit_form(form, lambda: services.save_event(
         actor=_me(), title=form.title.data, summary=form.summary.data, agenda_md=form.agenda_md.data,
         speakers=form.speakers.data, starts=form.starts.data, ends=form.ends.data, timezone=form.timezone.data,
         location=form.location.data, join_url=form.join_url.data, capacity=form.capacity.data,
@@ -231,7 +217,7 @@ def event(event_id: int | None = None):
 def cancel_event(event_id: int):
     row = _get(Event, event_id)
     form = CancelEventForm()
-    done, extra = _saved(form, lambda: services.cancel_event(actor=_me(), event=row, reason=form.reason.data))
+    done, extra = submit_form(form, lambda: services.cancel_event(actor=_me(), event=row, reason=form.reason.data))
     if done is None:
         for message in [*extra.values(), *(" ".join(e) for e in form.errors.values())]:
             flash(message, "error")
@@ -244,7 +230,7 @@ def cancel_event(event_id: int):
 @staff_required
 def schedule_meetings():
     form = ScheduleForm()
-    result, extra = _saved(form, lambda: services.schedule_meetings(actor=_me(), months=form.months.data))
+    result, extra = submit_form(form, lambda: services.schedule_meetings(actor=_me(), months=form.months.data))
     if result is None:
         for message in [*extra.values(), *(" ".join(e) for e in form.errors.values())]:
             flash(message, "error")
@@ -274,7 +260,7 @@ def resources():
     extra: dict[str, str] = {}
     if request.method == "POST":
         upload = form.file.data if form.file.data and getattr(form.file.data, "filename", "") else None
-        row, extra = _saved(form, lambda: services.add_resource(
+        row, extra = submit_form(form, lambda: services.add_resource(
             actor=_me(), title=form.title.data, description=form.description.data, kind=form.kind.data,
             topics=form.topics.data, url=form.url.data or "", upload=upload.stream if upload else None,
             filename=upload.filename if upload else "", event_id=form.event_id.data,
@@ -321,7 +307,7 @@ def page(slug: str):
         raise NotFound("No such page.")
     initial = {"title": sections[slug][0], "body_md": sections[slug][1]}
     form = PageForm(data=initial if request.method == "GET" else None)
-    saved, extra = _saved(form, lambda: services.save_page(actor=_me(), slug=slug, title=form.title.data,
+    saved, extra = submit_form(form, lambda: services.save_page(actor=_me(), slug=slug, title=form.title.data,
                                                            body_md=form.body_md.data))
     if saved is not None:
         flash(f"“{saved.title}” saved.", "success")
@@ -336,7 +322,7 @@ def page(slug: str):
 def steering(member_id: int | None = None):
     row = _get(SteeringMember, member_id) if member_id else None
     form = SteeringForm(obj=row)
-    saved, extra = _saved(form, lambda: services.save_steering_member(
+    saved, extra = submit_form(form, lambda: services.save_steering_member(
         actor=_me(), name=form.name.data, title=form.title.data, organization=form.organization.data,
         position=form.position.data or 0, member=row))
     if saved is not None:

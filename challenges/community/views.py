@@ -10,7 +10,7 @@ from ..accounts.models import Role
 from ..accounts.permissions import roles_required
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import csrf, db, limiter
-from ..forms_support import attach_errors
+from ..forms_support import submit_form
 from ..markdown import render as render_markdown
 from ..storage import get_storage
 from ..timezones import utcnow
@@ -79,16 +79,10 @@ def join():
         return render_template("community/join_existing.html", form=form, eligible=eligible, problem=problem), (
             400 if problem else 200)
     form = JoinForm()
-    extra: dict[str, str] = {}
-    if form.validate_on_submit():
-        try:
-            user = services.join(email=form.email.data, password=form.password.data, name=form.name.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            extra = attach_errors(form, exc)
-        else:
-            return render_template("accounts/check_email.html", email=user.email, title="Check your email")
+    user, extra = submit_form(form, lambda: services.join(email=form.email.data, password=form.password.data,
+                                                          name=form.name.data))
+    if user is not None:
+        return render_template("accounts/check_email.html", email=user.email, title="Check your email")
     return render_template("community/join.html", form=form, extra_errors=extra), 400 if form.errors or extra else 200
 
 
@@ -103,23 +97,16 @@ def profile():
         form.judge_expertise.data = ", ".join(row.judge_expertise or []) if row else ""
         if row is None:
             form.listed.data = form.show_organization.data = form.show_title.data = form.show_interests.data = True
-    extra: dict[str, str] = {}
     subscription = services.subscription_of(me.email)
-    if form.validate_on_submit():
-        try:
-            services.save_profile(user=me, name=form.name.data, organization=form.organization.data,
-                                  job_title=form.job_title.data, role_category=form.role_category.data,
-                                  interests=form.interests.data, listed=form.listed.data,
-                                  show_email=form.show_email.data, show_organization=form.show_organization.data,
-                                  show_title=form.show_title.data, show_interests=form.show_interests.data,
-                                  judge_volunteer=form.judge_volunteer.data, judge_expertise=form.judge_expertise.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            extra = attach_errors(form, exc)
-        else:
-            flash("Your member profile is saved.", "success")
-            return redirect(url_for("community.profile"))
+    saved, extra = submit_form(form, lambda: services.save_profile(
+        user=me, name=form.name.data, organization=form.organization.data, job_title=form.job_title.data,
+        role_category=form.role_category.data, interests=form.interests.data, listed=form.listed.data,
+        show_email=form.show_email.data, show_organization=form.show_organization.data,
+        show_title=form.show_title.data, show_interests=form.show_interests.data,
+        judge_volunteer=form.judge_volunteer.data, judge_expertise=form.judge_expertise.data))
+    if saved is not None:
+        flash("Your member profile is saved.", "success")
+        return redirect(url_for("community.profile"))
     return render_template("community/profile.html", form=form, profile=row, extra_errors=extra,
                            subscription=subscription, confirm=ConfirmForm(),
                            my_groups=[g for g in services.groups() if services.group_membership(g, me)]), (
@@ -150,16 +137,9 @@ def directory():
 @limiter.limit(_subscribe_limit, methods=["POST"])
 def subscribe():
     form = SubscribeForm()
-    extra: dict[str, str] = {}
-    if form.validate_on_submit():
-        try:
-            services.subscribe(email=form.email.data, name=form.name.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            extra = attach_errors(form, exc)
-        else:
-            return render_template("community/check_email.html", email=form.email.data)
+    row, extra = submit_form(form, lambda: services.subscribe(email=form.email.data, name=form.name.data))
+    if row is not None:
+        return render_template("community/check_email.html", email=form.email.data)
     return render_template("community/subscribe.html", form=form, extra_errors=extra), (
         400 if form.errors or extra else 200)
 
@@ -243,17 +223,11 @@ def announce(slug: str):
 
         abort(403)
     form = AnnouncementForm()
-    extra: dict[str, str] = {}
-    if form.validate_on_submit():
-        try:
-            services.post_announcement(actor=me, group=found, title=form.title.data, body_md=form.body_md.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            extra = attach_errors(form, exc)
-        else:
-            flash("Announcement posted and emailed to the group.", "success")
-            return redirect(url_for("community.group", slug=slug))
+    posted, extra = submit_form(form, lambda: services.post_announcement(actor=me, group=found, title=form.title.data,
+                                                                         body_md=form.body_md.data))
+    if posted is not None:
+        flash("Announcement posted and emailed to the group.", "success")
+        return redirect(url_for("community.group", slug=slug))
     return render_template("community/group.html", group=found, membership=services.group_membership(found, me),
                            is_participant=True, is_member=me.has_role(Role.MEMBER), can_announce=True,
                            announcements=services.announcements(found), form=ConfirmForm(), announce_form=form,
@@ -366,18 +340,14 @@ def contact():
     form = ContactForm()
     if request.method == "GET" and current_user.is_authenticated:
         form.name.data, form.email.data = current_user.name, current_user.email
-    extra: dict[str, str] = {}
-    if form.validate_on_submit():
-        try:
-            services.send_contact(name=form.name.data, email=form.email.data, subject=form.subject.data,
-                                  message=form.message.data, honeypot=form.website.data or "")
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            extra = attach_errors(form, exc)
-        else:
-            flash("Thank you. Your message has been sent; we reply within two working days.", "success")
-            return redirect(url_for("community.contact"))
+    # A honeypot hit returns None from the service but must look like success: test validity, not the result.
+    valid = request.method == "POST" and form.validate()
+    _, extra = submit_form(form, lambda: services.send_contact(
+        name=form.name.data, email=form.email.data, subject=form.subject.data, message=form.message.data,
+        honeypot=form.website.data or ""))
+    if valid and not extra:
+        flash("Thank you. Your message has been sent; we reply within two working days.", "success")
+        return redirect(url_for("community.contact"))
     return render_template("community/contact.html", form=form, extra_errors=extra), (
         400 if form.errors or extra else 200)
 
