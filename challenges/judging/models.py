@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import inspect as inspect_state
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from ..extensions import db
 from ..timezones import UTCDateTime, utcnow
@@ -180,6 +181,26 @@ class Score(db.Model):
 
     review: Mapped[Review] = relationship(back_populates="scores")
     criterion = relationship("Criterion", lazy="joined")
+
+
+SCORE_INPUTS = ("value", "comment", "criterion_id", "review_id")  # what results are computed from
+
+
+@event.listens_for(Session, "before_flush")
+def _touch_reviews_of_changed_scores(session: Session, flush_context: Any, instances: Any) -> None:
+    """A review's row is rewritten (updated_at) whenever one of its scores is added, changed or removed,
+    so one look at the reviews of a phase tells whether any score moved (results.data_version)."""
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(obj, Score):
+            continue
+        state = inspect_state(obj)
+        if obj in session.dirty and not any(state.attrs[name].history.has_changes() for name in SCORE_INPUTS):
+            continue
+        with session.no_autoflush:
+            review = obj.review if obj.review is not None or obj.review_id is None else \
+                session.get(Review, obj.review_id)
+        if review is not None and review not in session.deleted:
+            review.updated_at = utcnow()
 
 
 class ReviewRevision(db.Model):

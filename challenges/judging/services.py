@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy import func, select, union, update
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from .. import audit, mail
 from ..accounts.models import Role, User, UserRole
@@ -417,8 +417,21 @@ def conflicted_pairs(phase: Phase) -> set[tuple[int, int]]:
     return pairs
 
 
+def conflicted_entries(member: PanelMember) -> set[int]:
+    """The ids of the entries `conflicted_pairs` keeps from this one judge, in one query that reads only
+    their own conflicts and bids (what pages for one judge need)."""
+    own_conflicts = ((Conflict.phase_id == member.phase_id) & (Conflict.panel_member_id == member.id)
+                     & Conflict.status.in_(("active", "suspected")))
+    return set(db.session.execute(union(
+        select(Conflict.submission_id).where(own_conflicts, Conflict.submission_id.is_not(None)),
+        select(Submission.id).where(Submission.phase_id == member.phase_id, Submission.organization_id.in_(
+            select(Conflict.organization_id).where(own_conflicts, Conflict.organization_id.is_not(None)))),
+        select(Bid.submission_id).where(Bid.panel_member_id == member.id, Bid.value == "no"),
+    )).scalars())
+
+
 def is_conflicted(member: PanelMember, submission: Submission) -> bool:
-    return (member.id, submission.id) in conflicted_pairs(member.phase)
+    return submission.id in conflicted_entries(member)
 
 
 def _withdraw_conflicted(actor: User | None, phase: Phase) -> None:
@@ -791,22 +804,61 @@ def judging_open(phase: Phase, now: datetime | None = None) -> bool:
     return now > phase.closes_at + timedelta(seconds=phase.grace_seconds or 0)
 
 
+@dataclass(frozen=True)
+class QueueEntry:
+    """One line of a judge's queue: what the page shows, read as columns (no entry is loaded whole)."""
+
+    assignment_id: int
+    public_code: str
+    title: str
+    review_status: str | None  # None before the judge starts; draft | submitted
+
+
 def queue(user: User) -> list[tuple[PanelMember, list[Assignment]]]:
     """Per panel: the judge's live, non-conflicted assignments (nothing else is ever listed)."""
     out = []
     for member in memberships_of(user):
-        conflicts = conflicted_pairs(member.phase)
-        live = [a for a in _live_assignments(member.phase_id, member_id=member.id)
-                if (member.id, a.submission_id) not in conflicts]
+        conflicts = conflicted_entries(member)
+        live = [a for a in _live_assignments(member.phase_id, member_id=member.id) if a.submission_id not in conflicts]
         live.sort(key=lambda a: (a.review is not None and a.review.status == "submitted",
                                  a.submission.public_code or ""))
         out.append((member, live))
     return out
 
 
+def queue_lines(user: User) -> list[tuple[PanelMember, list[QueueEntry]]]:
+    """`queue` as the queue page shows it, open reviews first: two queries per panel whatever the number
+    of entries (the judge's conflicts, then the lines as columns), where loading every assignment, entry,
+    organisation and review as objects took most of the page's time."""
+    out = []
+    for member in memberships_of(user):
+        conflicts = conflicted_entries(member)
+        rows = db.session.execute(
+            select(Assignment.id, Assignment.submission_id, Submission.public_code,
+                   Submission.answers["title"].as_string(), Organization.legal_name, Review.status)
+            .join(Submission, Submission.id == Assignment.submission_id)
+            .outerjoin(Organization, Organization.id == Submission.organization_id)
+            .outerjoin(Review, Review.assignment_id == Assignment.id)
+            .where(Assignment.panel_member_id == member.id, Assignment.phase_id == member.phase_id,
+                   Assignment.status == LIVE_ASSIGNMENT)).tuples()
+        phase = member.phase
+        live = [QueueEntry(assignment_id, code or "", entry_title_from(phase, code, title, legal_name), status)
+                for assignment_id, submission_id, code, title, legal_name, status in rows
+                if submission_id not in conflicts]
+        live.sort(key=lambda e: (e.review_status == "submitted", e.public_code))
+        out.append((member, live))
+    return out
+
+
 def judge_assignment(user: Any, assignment_id: int) -> Assignment:
     """The one gate to an entry for a judge: theirs, live, not conflicted, attested. 404 otherwise."""
-    assignment = db.session.get(Assignment, assignment_id)
+    # One query for the assignment and what the entry page follows from it (judge, phase, challenge,
+    # entry, organisation, review); the collections they own load as their relationships say.
+    assignment = db.session.execute(select(Assignment).where(Assignment.id == assignment_id).options(
+        joinedload(Assignment.panel_member).joinedload(PanelMember.phase).joinedload(Phase.challenge)
+        .lazyload(Challenge.phases),
+        joinedload(Assignment.submission).joinedload(Submission.organization).lazyload(Organization.memberships),
+        joinedload(Assignment.review))).unique().scalar_one_or_none()
     if (assignment is None or not getattr(user, "is_authenticated", False)
             or assignment.panel_member.user_id != user.id or assignment.status != LIVE_ASSIGNMENT
             or assignment.panel_member.status != PanelStatus.ACTIVE
@@ -927,8 +979,12 @@ def judge_sees_leaderboard(member: PanelMember) -> bool:
         return True
     if rule != "after_own":
         return False
-    live = _live_assignments(member.phase_id, member_id=member.id)
-    return bool(live) and all(a.review is not None and a.review.status == "submitted" for a in live)
+    live, submitted = db.session.execute(
+        select(func.count(Assignment.id), func.count(Review.id))
+        .outerjoin(Review, (Review.assignment_id == Assignment.id) & (Review.status == "submitted"))
+        .where(Assignment.phase_id == member.phase_id, Assignment.panel_member_id == member.id,
+               Assignment.status == LIVE_ASSIGNMENT)).one()
+    return live > 0 and submitted == live
 
 
 def blind_view(submission: Submission, blind: bool) -> dict[str, Any]:
@@ -951,12 +1007,21 @@ def blind_view(submission: Submission, blind: bool) -> dict[str, Any]:
 
 def entry_title(submission: Submission) -> str:
     """The title a judge may see: the entry code instead when the title question is identifying in blind mode."""
-    phase = submission.phase
-    if phase.blind and any(q.key == "title" and q.identifying for q in phase.fields):
+    if _title_hidden(submission.phase, (submission.answers or {}).get("title")):
         return f"Entry {submission.public_code}"
-    if phase.blind and "title" not in (submission.answers or {}):
-        return f"Entry {submission.public_code}"  # the fallback title is the organisation's name
     return submission.title
+
+
+def entry_title_from(phase: Phase, public_code: str | None, title: Any, legal_name: str | None) -> str:
+    """`entry_title` from columns: the answer to the `title` question (None when unanswered), the name."""
+    if _title_hidden(phase, title):
+        return f"Entry {public_code}"
+    return Submission.title_from({"title": title}, legal_name)
+
+
+def _title_hidden(phase: Phase, title: Any) -> bool:
+    # Blind: an identifying title question, or no title at all (the fallback is the organisation's name).
+    return phase.blind and (title is None or any(q.key == "title" and q.identifying for q in phase.fields))
 
 
 def download_name(submission: Submission, stored: Any, blind: bool) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 
 from ..accounts.permissions import staff_required
@@ -331,7 +332,6 @@ def advance(slug: str, phase_id: int):
 @bp.route(BASE + "/leaderboard")
 @staff_required
 def leaderboard(slug: str, phase_id: int):
-    from .. import charts
     from . import results
     from .statistics import METHODS
 
@@ -339,8 +339,20 @@ def leaderboard(slug: str, phase_id: int):
     method = request.args.get("method") or phase.primary_method
     if method not in METHODS:
         raise ValidationFailed("Choose a method.", {"method": "Choose one of the listed methods."})
-    board, rows = results.phase_leaderboard(phase, method=method)
-    totals = results.review_totals(results.score_rows(phase))
+    # Bootstrap, statistics, charts and the table are computed once per method and data version.
+    computed = results.cache.get(phase, ("staff leaderboard", method), lambda: _leaderboard_results(phase, method))
+    return render_template("judging/staff/leaderboard.html", challenge=challenge, phase=phase, method=method,
+                           methods=METHODS, quorum=results.quorum(phase), results=computed)
+
+
+def _leaderboard_results(phase: Phase, method: str) -> dict:
+    """The data part of the leaderboard page: one read of the scores, the table and charts as HTML."""
+    from .. import charts
+    from . import results
+
+    scores = results.score_rows(phase)
+    board, rows = results.phase_leaderboard(phase, method=method, scores=scores)
+    totals = results.review_totals(scores)
     by_entry = totals.groupby("entry")["T"].apply(list).to_dict() if len(totals) else {}
     interval = charts.interval_chart(
         [(r["entry"], r["rank"], r["rank_low"] or r["rank"], r["rank_high"] or r["rank"]) for r in rows],
@@ -350,9 +362,10 @@ def leaderboard(slug: str, phase_id: int):
     strip = charts.strip_chart([(r["entry"], by_entry.get(r["entry"], [])) for r in rows],
                                title="Review totals per entry", desc="Each dot is one judge's review total "
                                "(0 to 100) for the entry, in leaderboard order.")
-    return render_template("judging/staff/leaderboard.html", challenge=challenge, phase=phase, rows=rows,
-                           board=board, method=method, methods=METHODS, interval=interval, strip=strip,
-                           quorum=results.quorum(phase), fingerprint=results.fingerprint(phase, method))
+    body = render_template("judging/staff/_leaderboard_results.html", rows=rows, board=board, method=method,
+                           interval=interval, strip=strip)
+    return {"count": len(rows), "seed": board.seed, "body": Markup(body),  # noqa: S704 - rendered autoescaped
+            "fingerprint": results.fingerprint(phase, method, scores=scores)}
 
 
 @bp.route(BASE + "/exports/<name>.<fmt>")

@@ -74,7 +74,7 @@ def _attest_first(exc: services.AttestationNeeded):
 @bp.route("/")
 @login_required
 def queue():
-    return render_template("judging/queue.html", panels=services.queue(current_user), now=utcnow(),
+    return render_template("judging/queue.html", panels=services.queue_lines(current_user), now=utcnow(),
                            judging_open=services.judging_open, sees_leaderboard=services.judge_sees_leaderboard)
 
 
