@@ -66,6 +66,7 @@ class JudgingDef(_Strict):
     blind: bool = False
     others_scores_visible: str = "never"
     bids_enabled: bool = False
+    public_results: str = "winners"
 
 
 class PhaseDef(_Strict):
@@ -196,7 +197,7 @@ def validate(definition: Definition) -> dict[str, str]:
 
 
 def _judging_errors(judging: JudgingDef) -> dict[str, str]:
-    from .models import PRIMARY_METHODS, SCORE_VISIBILITY
+    from .models import PRIMARY_METHODS, PUBLIC_RESULTS, SCORE_VISIBILITY
 
     errors: dict[str, str] = {}
     if not 1 <= judging.judges_per_entry <= 50:
@@ -207,6 +208,8 @@ def _judging_errors(judging: JudgingDef) -> dict[str, str]:
         errors["primary_method"] = "must be one of " + ", ".join(PRIMARY_METHODS)
     if judging.others_scores_visible not in SCORE_VISIBILITY:
         errors["others_scores_visible"] = "must be one of " + ", ".join(SCORE_VISIBILITY)
+    if judging.public_results not in PUBLIC_RESULTS:
+        errors["public_results"] = "must be one of " + ", ".join(PUBLIC_RESULTS)
     return errors
 
 
@@ -258,6 +261,7 @@ def build_from_definition(*, actor: User, data: dict[str, Any] | str | bytes) ->
             actor=actor, phase=phase, judges_per_entry=j.judges_per_entry, quorum=j.quorum,
             primary_method=j.primary_method, blind=j.blind,
             others_scores_visible=j.others_scores_visible, bids_enabled=j.bids_enabled,
+            public_results=j.public_results,
         )
     db.session.flush()
     return challenge
@@ -314,6 +318,7 @@ def export_definition(challenge: Challenge) -> dict[str, Any]:
                 "judges_per_entry": phase.judges_per_entry, "quorum": phase.quorum,
                 "primary_method": phase.primary_method, "blind": phase.blind,
                 "others_scores_visible": phase.others_scores_visible, "bids_enabled": phase.bids_enabled,
+                "public_results": phase.public_results,
             },
         })
     return {

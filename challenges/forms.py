@@ -130,6 +130,9 @@ class JudgingForm(FlaskForm):
         ("never", "Never"), ("after_own", "After submitting their own review"), ("always", "Always")],
         validate_choice=False)
     bids_enabled = BooleanField("Judges bid on entries before assignment")
+    public_results = SelectField("After results are published, the public sees", choices=[
+        ("winners", "The winners only"), ("leaderboard", "The whole leaderboard (rank, entry, score)")],
+        validate_choice=False, description="Staff always see the full leaderboard; judges as set above.")
 
 
 class NoteForm(FlaskForm):

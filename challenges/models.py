@@ -51,6 +51,8 @@ PUBLIC_STATUSES = (
 FIELD_TYPES = ("text", "textarea", "number", "select", "multiselect", "checkbox", "url", "file")
 PRIMARY_METHODS = ("mean", "median", "trimmed", "zscore", "calibrated", "borda")
 SCORE_VISIBILITY = ("never", "after_own", "always")
+# What the public sees once results are published: the winners only, or the whole ranking.
+PUBLIC_RESULTS = ("winners", "leaderboard")
 
 
 class Challenge(db.Model):
@@ -122,6 +124,7 @@ class Phase(db.Model):
     blind: Mapped[bool] = mapped_column(Boolean, default=False)
     others_scores_visible: Mapped[str] = mapped_column(String(20), default="never")
     bids_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    public_results: Mapped[str] = mapped_column(String(20), default="winners", server_default="winners")
     reviews_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # shown to judges; overdue after it
     judging_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set by staff; reviews freeze
     invitation_only: Mapped[bool] = mapped_column(Boolean, default=False)  # later rounds: advanced entries only

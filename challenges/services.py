@@ -23,6 +23,7 @@ from .extensions import db
 from .models import (
     FIELD_TYPES,
     PRIMARY_METHODS,
+    PUBLIC_RESULTS,
     PUBLIC_STATUSES,
     SCORE_VISIBILITY,
     Challenge,
@@ -394,6 +395,7 @@ def save_judging(
     blind: bool,
     others_scores_visible: str,
     bids_enabled: bool = False,
+    public_results: str = "winners",
 ) -> Phase:
     require_staff(actor)
     ensure_editable(phase.challenge, "judging")
@@ -408,11 +410,13 @@ def save_judging(
         errors["primary_method"] = "Choose one of: " + ", ".join(PRIMARY_METHODS) + "."
     if others_scores_visible not in SCORE_VISIBILITY:
         errors["others_scores_visible"] = "Choose one of: " + ", ".join(SCORE_VISIBILITY) + "."
+    if public_results not in PUBLIC_RESULTS:
+        errors["public_results"] = "Choose what the public sees: the winners or the whole leaderboard."
     _fail_if(errors)
     before = _judging_dict(phase)
     phase.judges_per_entry, phase.quorum, phase.primary_method = judges_per_entry, quorum, primary_method
     phase.blind, phase.others_scores_visible = bool(blind), others_scores_visible
-    phase.bids_enabled = bool(bids_enabled)
+    phase.bids_enabled, phase.public_results = bool(bids_enabled), public_results
     db.session.flush()
     audit.record(actor=actor, action="phase.judging_saved", obj=phase,
                  details={"before": before, "after": _judging_dict(phase)})
@@ -427,6 +431,7 @@ def _judging_dict(phase: Phase) -> dict[str, Any]:
         "blind": phase.blind,
         "others_scores_visible": phase.others_scores_visible,
         "bids_enabled": phase.bids_enabled,
+        "public_results": phase.public_results,
     }
 
 

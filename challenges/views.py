@@ -454,6 +454,7 @@ def judging_settings(slug: str, phase_id: int):
             actor=current_user, phase=phase, judges_per_entry=form.judges_per_entry.data,
             quorum=form.quorum.data, primary_method=form.primary_method.data, blind=form.blind.data,
             others_scores_visible=form.others_scores_visible.data, bids_enabled=form.bids_enabled.data,
+            public_results=form.public_results.data,
         ),
         success="Judging settings saved.",
         redirect_to=lambda p: url_for("challenges.overview", slug=slug),

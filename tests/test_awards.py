@@ -107,3 +107,37 @@ def test_awards_page_over_http(client, login_as, db, judged):
     assert client.post(f"/staff/awards/{award.id}", data={"decision": "approve"}).status_code == 302
     published = client.post("/staff/challenges/awarded/publish-results")
     assert published.status_code == 302 and published.headers["Location"].endswith("/challenges/awarded/winners")
+
+
+def test_public_sees_the_whole_ranking_only_when_staff_chose_it(client, db, judged):
+    challenge, phase, entries, author, approver = judged
+    first = awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First place",
+                                amount=50_000, justification="Highest on every method.",
+                                override_reason="First on all six methods; the panel confirmed it.")
+    awards.approve_award(actor=approver, award=first)
+    with pytest.raises(ValidationFailed) as err:
+        core.save_judging(actor=author, phase=phase, judges_per_entry=3, quorum=2, primary_method="mean",
+                          blind=False, others_scores_visible="never", public_results="everything")
+    assert "public_results" in err.value.errors
+    core.save_judging(actor=author, phase=phase, judges_per_entry=phase.judges_per_entry, quorum=phase.quorum,
+                      primary_method="mean", blind=phase.blind, others_scores_visible=phase.others_scores_visible,
+                      public_results="leaderboard")
+    db.session.commit()
+    with pytest.raises(Exception, match="not published"):
+        awards.public_leaderboards(challenge)  # nothing public before publication
+    awards.publish_results(actor=author, challenge=challenge)
+    db.session.commit()
+    page = client.get("/challenges/awarded/winners").text
+    assert "Full ranking" in page
+    codes = [entries[e].public_code for e in ("E1", "E3", "E2", "E4")]  # by mean: 75, 70, 66.67, 55
+    positions = [page.index(code) for code in codes]
+    assert positions == sorted(positions)
+    assert "j1@agency.gov" not in page and "J1" not in page  # judges stay private
+    (only,) = awards.public_leaderboards(challenge)
+    rows = {r["entry"]: r for r in only[2]}
+    assert rows[entries["E1"].public_code]["score"] == 75 and rows[entries["E1"].public_code]["award"] == "First place"
+    assert set(rows[entries["E1"].public_code]) == {"rank", "entry", "title", "score", "n_reviews", "rank_low",
+                                                    "rank_high", "award"}
+    phase.public_results = "winners"
+    db.session.commit()
+    assert "Full ranking" not in client.get("/challenges/awarded/winners").text

@@ -119,6 +119,30 @@ def public_winners(challenge: Challenge) -> list[Award]:
     return [a for phase in challenge.phases for a in awards_of(phase) if a.status == "approved"]
 
 
+def public_leaderboards(challenge: Challenge) -> list[tuple[Phase, str, list[dict[str, Any]]]]:
+    """For each phase whose staff chose to publish the whole ranking: (phase, method, rows), with only
+    what a member of the public may see (rank, entry, title, score, reviews, rank interval, award).
+    Judges and per-judge numbers never leave staff pages."""
+    from .statistics import PRIMARY_COLUMN
+
+    if challenge.status not in PUBLIC:
+        raise NotFound("Results are not published yet.")
+    out = []
+    for phase in challenge.phases:
+        if phase.public_results != "leaderboard":
+            continue
+        method = phase.primary_method
+        _board, rows = results.cache.get(phase, ("public leaderboard", method),
+                                         lambda phase=phase: results.phase_leaderboard(phase))
+        won = {a.submission.public_code: a.title for a in awards_of(phase) if a.status == "approved"}
+        column = PRIMARY_COLUMN[method]
+        out.append((phase, method, [
+            {"rank": r["rank"], "entry": r["entry"], "title": r["title"], "score": r[column],
+             "n_reviews": r["n_reviews"], "rank_low": r["rank_low"], "rank_high": r["rank_high"],
+             "award": won.get(r["entry"], "")} for r in rows]))
+    return out
+
+
 def award_summary(award: Award) -> dict[str, Any]:
     return {"place": award.place, "title": award.title, "amount": award.amount, "entry": award.submission.public_code,
             "entry_title": award.submission.title, "organization": award.submission.organization.legal_name}

@@ -50,7 +50,8 @@ def winners(slug: str):
     from . import awards
 
     challenge = get_challenge(slug)
-    return render_template("judging/winners.html", challenge=challenge, awards=awards.public_winners(challenge))
+    return render_template("judging/winners.html", challenge=challenge, awards=awards.public_winners(challenge),
+                           leaderboards=awards.public_leaderboards(challenge))
 
 
 def _csrf_ok() -> None:

@@ -21,6 +21,7 @@ def test_staff_award_publish_and_vendor_reads_feedback(browse, app):
         vendor = make_user(email=f"team{n}@results{n}.com", roles=("vendor",), password=PASSWORD)
         entry, _ = make_submission(vendor, phase, organization_name=f"Results Co {n}", submit=True)
         vendors.append((vendor, entry))
+    phase.public_results = "leaderboard"  # the winners page then shows the whole ranking too
     close_submissions(phase)
     for j in range(3):
         judge = make_judge(phase, f"rj{j}@agency.gov")
@@ -72,6 +73,8 @@ def test_staff_award_publish_and_vendor_reads_feedback(browse, app):
     anonymous = browse()
     anonymous.visit(f"/challenges/{challenge.slug}/winners")
     assert winner.public_code in anonymous.page.content()
+    assert "Full ranking" in anonymous.page.content()
+    assert all(entry.public_code in anonymous.page.content() for _, entry in vendors)
 
 
 def test_demo_challenge_report_renders_from_the_leaderboard(browse, app):
