@@ -186,6 +186,15 @@ def jobs_worker(burst: bool) -> None:
     Worker([Queue(current_app.config["RQ_QUEUE"], connection=connection)], connection=connection).work(burst=burst)
 
 
+@jobs_cli.command("run-pending")
+@click.option("--older-than", default=300, show_default=True, help="Seconds a queued job may wait before it is "
+              "considered lost.")
+def jobs_run_pending(older_than: int) -> None:
+    """Run jobs that were committed but never dispatched (their process died); safe to run from cron."""
+    ran = jobs.run_pending(older_than_seconds=older_than)
+    click.echo(f"dispatched {len(ran)} stale job(s)")
+
+
 @jobs_cli.command("deliver-mail")
 def deliver_mail() -> None:
     """Send any unsent outbox messages now (for cron, or after an SMTP outage)."""

@@ -145,6 +145,24 @@ def run_job(job_id: str) -> Job | None:
     return job
 
 
+def stale_jobs(*, older_than_seconds: int) -> list[Job]:
+    """Jobs committed but never started (the process that should have dispatched them died) and older
+    than the grace period. Running one is safe: a job that meanwhile finished is skipped by run_job, and
+    jobs that send mail do so through dedupe keys."""
+    from datetime import timedelta
+
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    return list(db.session.execute(
+        select(Job).where(Job.status == "queued", Job.created_at < cutoff).order_by(Job.created_at)).scalars())
+
+
+def run_pending(*, older_than_seconds: int = 300) -> list[str]:
+    """Dispatch stale queued jobs (inline, or to RQ when configured); for cron after a crash."""
+    ids = [job.id for job in stale_jobs(older_than_seconds=older_than_seconds)]
+    db.session.info.setdefault("committed_jobs", []).extend(ids)
+    return dispatch_committed()
+
+
 def set_progress(job: Job | None, progress: int, message: str = "") -> None:
     """Record progress and commit it so another process polling the job sees it."""
     if job is None:

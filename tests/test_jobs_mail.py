@@ -319,3 +319,21 @@ def test_jobs_run_on_rq_worker_with_redis(app, db, redis_url, monkeypatch):
     done = _job(db, job_id)
     assert (done.status, done.result) == ("done", {"echo": 7})
     assert RUNS == [{"n": 7}]
+
+
+def test_run_pending_dispatches_jobs_whose_process_died_before_dispatching(app, db, run_cli):
+    from datetime import timedelta
+
+    lost = jobs.enqueue("test.record", n=7)
+    fresh = jobs.enqueue("test.record", n=8)
+    db.session.commit()
+    db.session.info.pop("committed_jobs", None)  # the process died between commit and dispatch
+    lost.created_at = lost.created_at - timedelta(minutes=10)
+    db.session.commit()
+
+    result = run_cli("jobs", "run-pending", "--older-than", "300")
+
+    assert result.exit_code == 0 and "dispatched 1 stale job(s)" in result.output
+    assert RUNS == [{"n": 7}]  # the fresh one may still be dispatched by its own process
+    assert _job(db, lost.id).status == "done" and _job(db, fresh.id).status == "queued"
+    assert "dispatched 0 stale job(s)" in run_cli("jobs", "run-pending").output  # never twice
