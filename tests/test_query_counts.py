@@ -61,3 +61,22 @@ def test_queries_do_not_grow_with_entries(app, db, client, login_as, page):
             assert client.get(url).status_code == 200
         counts.append(len(statements))
     assert counts[1] == counts[0], f"{page}: {counts[0]} queries with 3 entries, {counts[1]} with 12"
+
+
+def test_award_report_appendix_reads_reviews_in_one_query_per_chunk(app, db):
+    """The appendix's score sheets: one query for all reviews of a chunk, however many entries it holds."""
+    from challenges.judging import report
+
+    counts = []
+    for size in (3, 12):
+        phase, _, _ = world(size)
+        db.session.expire_all()
+        entries = judging.entries(phase)
+        report.appendix_sheets(phase, {}, entries[:1])  # warm the identity map (rubric, criteria)
+        with counting(app) as statements:
+            sheets = report.appendix_sheets(phase, {}, entries)
+        counts.append(len(statements))
+        assert len(sheets) == size
+        assert sum(len(s["reviews"]) for s in sheets) == size  # half of 2 x size reviews are submitted
+        assert all(r["judge"] == "Judge ?" and r["values"] for s in sheets for r in s["reviews"])
+    assert counts[0] == counts[1], counts

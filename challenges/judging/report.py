@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import mimetypes
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 from weasyprint import HTML
 
 from .. import charts, jobs
@@ -84,17 +86,21 @@ def context(phase: Phase, *, method: str | None = None, seed: int = 0) -> dict[s
 
 
 def appendix_sheets(phase: Phase, codes: dict[str, str], entries: list[Submission]) -> list[dict[str, Any]]:
-    """One score sheet per entry: each counted review's scores per criterion, judges by code."""
-    sheets = []
-    for entry in entries:
-        reviews = db.session.execute(
-            select(Review).join(Assignment).where(Assignment.submission_id == entry.id,
-                                                  Assignment.status == "assigned", Review.status == "submitted")
-            .order_by(Review.id)).scalars().all()
-        sheets.append({"entry": entry, "reviews": [
-            {"judge": codes.get(r.assignment.panel_member.email, "Judge ?"), "values": r.values(),
-             "total": services.total_of(r).total} for r in reviews]})
-    return sheets
+    """One score sheet per entry: each counted review's scores per criterion, judges by code.
+
+    One query for all the entries' reviews (scores come with them), not one per entry."""
+    by_entry: dict[int, list[Review]] = defaultdict(list)
+    reviews = db.session.execute(
+        select(Review).join(Review.assignment).join(Assignment.panel_member)
+        .options(contains_eager(Review.assignment).contains_eager(Assignment.panel_member))
+        .where(Assignment.submission_id.in_([e.id for e in entries]), Assignment.status == "assigned",
+               Review.status == "submitted")
+        .order_by(Review.id)).unique().scalars().all()
+    for review in reviews:
+        by_entry[review.assignment.submission_id].append(review)
+    return [{"entry": entry, "reviews": [
+        {"judge": codes.get(r.assignment.panel_member.email, "Judge ?"), "values": r.values(),
+         "total": services.total_of(r).total} for r in by_entry[entry.id]]} for entry in entries]
 
 
 def html_parts(phase: Phase, *, method: str | None = None, seed: int = 0) -> tuple[str, list[str]]:
