@@ -58,6 +58,11 @@ def load(*, actor: User, today: date) -> int:
         membership = services.join_group(actor=member, group=group)
         membership.is_lead = True
         created += 1
+    for email in ("member@example.edu", "judge@example.gov"):
+        person = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+        if person is not None and services.subscription_of(email) is None:
+            services.subscribe_member(user=person)
+            created += 1
     past = db.session.execute(select(Event).where(Event.series == "demo-past")).scalar_one_or_none()
     if past is None:
         day = today - timedelta(days=30)
