@@ -87,6 +87,18 @@ def format_human(moment: datetime, zone_name: str) -> str:
     return f"{local:%A, %B} {local.day}, {local.year}, {hour}:{local:%M %p} {local.tzname()}"
 
 
+def format_span(start: datetime, end: datetime, zone_name: str) -> str:
+    """'Thursday, December 10, 2026, 1:00 PM–2:00 PM EST'; both ends in full when they fall on different days."""
+    first, last = utc_to_local(start, zone_name), utc_to_local(end, zone_name)
+    if first.date() != last.date():
+        return f"{format_human(start, zone_name)} to {format_human(end, zone_name)}"
+
+    def clock(local: datetime) -> str:
+        return f"{local.strftime('%I').lstrip('0') or '12'}:{local:%M %p}"
+
+    return f"{first:%A, %B} {first.day}, {first.year}, {clock(first)}–{clock(last)} {last.tzname()}"
+
+
 def to_aware_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None

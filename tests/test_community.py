@@ -680,3 +680,18 @@ def test_subscribers_csv_export_neutralises_formulas(client, db, staff, login_as
     assert "'=HYPERLINK(1)" in body and ",=HYPERLINK" not in body
     assert any(line.startswith("ok@example.com,,subscribed") for line in lines)
     assert datetime
+
+
+def test_events_list_tells_each_member_whether_they_have_a_seat_or_a_waitlist_place(client, db, staff, login_as):
+    event = _event(staff, capacity=1, title="Small room")
+    seated, waiting = make_user(email="s@nih.gov", roles=("member",)), make_user(email="w@nih.gov", roles=("member",))
+    community.register(actor=seated, event=event)
+    community.register(actor=waiting, event=event)
+    db.session.commit()
+    login_as(seated)
+    page = client.get("/community/events").text
+    assert "Registered</span>" in page and "On the waitlist" not in page
+    login_as(waiting)
+    page = client.get("/community/events").text
+    assert "On the waitlist</span>" in page and "Registered</span>" not in page
+    assert re.search(r"\d:\d\d [AP]M–\d{1,2}:\d\d [AP]M E[SD]T", page)

@@ -135,3 +135,17 @@ def test_utc_datetime_column_rejects_naive_values(app, db):
 
     db.session.rollback()
     assert db.session.execute(text("SELECT COUNT(*) FROM jobs")).scalar_one() == 0
+
+
+def test_format_span_same_day_and_across_days():
+    from challenges.timezones import format_span
+
+    winter = format_span(datetime(2026, 12, 10, 18, tzinfo=UTC), datetime(2026, 12, 10, 19, tzinfo=UTC),
+                         "America/New_York")
+    summer = format_span(datetime(2027, 7, 8, 17, tzinfo=UTC), datetime(2027, 7, 8, 18, 30, tzinfo=UTC),
+                         "America/New_York")
+    overnight = format_span(datetime(2027, 1, 15, 7, tzinfo=UTC), datetime(2027, 1, 15, 9, tzinfo=UTC),
+                            "America/Los_Angeles")
+    assert winter == "Thursday, December 10, 2026, 1:00 PM–2:00 PM EST"
+    assert summer == "Thursday, July 8, 2027, 1:00 PM–2:30 PM EDT"
+    assert overnight == "Thursday, January 14, 2027, 11:00 PM PST to Friday, January 15, 2027, 1:00 AM PST"

@@ -26,7 +26,7 @@ from ..links import external_url
 from ..markdown import render as render_markdown
 from ..services import require_staff
 from ..storage import get_storage, new_key, track_new_object
-from ..timezones import TimezoneError, format_human, get_zone, local_to_utc, utc_to_local, utcnow
+from ..timezones import TimezoneError, format_span, get_zone, local_to_utc, utc_to_local, utcnow
 from ..uploads import EXTENSIONS, UploadRefused, check_content, check_name
 from . import ics
 from .models import (
@@ -779,13 +779,7 @@ def next_meeting(viewer: Any) -> Event | None:
 
 
 def event_when(event: Event) -> str:
-    start = utc_to_local(event.starts_at, event.timezone)
-    end = utc_to_local(event.ends_at, event.timezone)
-    hour = end.strftime("%I").lstrip("0") or "12"
-    if start.date() == end.date():
-        opening = format_human(event.starts_at, event.timezone)[:-len(start.tzname() or "") - 1]
-        return f"{opening}–{hour}:{end:%M %p} {end.tzname()}"
-    return f"{format_human(event.starts_at, event.timezone)} to {format_human(event.ends_at, event.timezone)}"
+    return format_span(event.starts_at, event.ends_at, event.timezone)
 
 
 def registration_of(event: Event, user: Any) -> Registration | None:

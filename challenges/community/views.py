@@ -181,8 +181,9 @@ def unsubscribe(token: str):
 @bp.route("/groups")
 def groups():
     me = _me()
-    return render_template("community/groups.html", groups=services.groups(),
-                           mine={g.id for g in services.groups() if services.group_membership(g, me)})
+    found = services.groups()
+    return render_template("community/groups.html", groups=found,
+                           mine={g.id for g in found if services.group_membership(g, me)})
 
 
 @bp.route("/groups/<slug>")
@@ -240,10 +241,10 @@ def announce(slug: str):
 @bp.route("/events")
 def events():
     me = _me()
-    return render_template("community/events.html", upcoming=services.upcoming_events(me),
-                           past=services.past_events(me), when=services.event_when,
-                           registered={e.id for e in services.upcoming_events(me) if services.registration_of(e, me)
-                                       and services.registration_of(e, me).status != "cancelled"})
+    upcoming = services.upcoming_events(me)
+    mine = {e.id: reg.status for e in upcoming if (reg := services.registration_of(e, me)) is not None}
+    return render_template("community/events.html", upcoming=upcoming, past=services.past_events(me),
+                           when=services.event_when, mine=mine)
 
 
 @bp.route("/events/<int:event_id>")
@@ -340,12 +341,12 @@ def contact():
     form = ContactForm()
     if request.method == "GET" and current_user.is_authenticated:
         form.name.data, form.email.data = current_user.name, current_user.email
-    # A honeypot hit returns None from the service but must look like success: test validity, not the result.
-    valid = request.method == "POST" and form.validate()
-    _, extra = submit_form(form, lambda: services.send_contact(
+    # The service returns None for a honeypot hit, which must look like success too: wrap it so that only a
+    # form that was not submitted, or was refused, comes back as None.
+    sent, extra = submit_form(form, lambda: [services.send_contact(
         name=form.name.data, email=form.email.data, subject=form.subject.data, message=form.message.data,
-        honeypot=form.website.data or ""))
-    if valid and not extra:
+        honeypot=form.website.data or "")])
+    if sent is not None:
         flash("Thank you. Your message has been sent; we reply within two working days.", "success")
         return redirect(url_for("community.contact"))
     return render_template("community/contact.html", form=form, extra_errors=extra), (
