@@ -89,6 +89,8 @@ class Default:
     # Jobs: inline unless REDIS_URL is set (then RQ workers run them).
     JOBS_INLINE = not bool(REDIS_URL) or _env_bool("JOBS_INLINE", False)
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "challenges")
+    # Processes that render a large award report's parts at once (1: one process, one pass).
+    REPORT_WORKERS = _env_int("REPORT_WORKERS", min(os.cpu_count() or 1, 4))
 
     # Storage: local disk unless S3_BUCKET is set.
     STORAGE_DIR = os.environ.get("STORAGE_DIR", str(_INSTANCE / "storage"))

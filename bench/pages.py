@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 ENTRIES = int(os.environ.get("BENCH_ENTRIES", "300"))
 CLIENTS = 20
 REQUESTS_PER_CLIENT = int(os.environ.get("BENCH_REQUESTS", "10"))
+GUNICORN = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 8")  # e.g. "--workers 4 --threads 1"
 PASSWORD = "correct horse battery staple"  # tests.factories.PASSWORD, which the data is made with
 
 
@@ -113,7 +114,7 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database, "SECRET_KEY": "bench-secret",
                "INSTANCE_DIR": tmp, "SIGNIN_RATE_LIMIT": "100000 per minute"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "8", "--bind", f"127.0.0.1:{port}",
+            [sys.executable, "-m", "gunicorn", *GUNICORN.split(), "--bind", f"127.0.0.1:{port}",
              "--log-level", "warning", "challenges:create_app()"],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -129,7 +130,7 @@ def main() -> None:
             # the same machine): the baseline is the median of three runs.
             health_rps, health_lat = sorted((load(port, "/healthz", None) for _ in range(3)), key=lambda r: r[0])[1]
             engine = database.split(":", 1)[0]
-            print(f"gunicorn (2 workers x 8 threads), {CLIENTS} clients x {REQUESTS_PER_CLIENT} requests, "
+            print(f"gunicorn ({GUNICORN}), {CLIENTS} clients x {REQUESTS_PER_CLIENT} requests, "
                   f"{ENTRIES} entries x 5 judges x 8 criteria, {engine}")
             print(f"  health route: {health_rps:.0f} req/s, p95 {1000 * _p95(health_lat):.0f} ms")
             for name, (path, email) in paths.items():

@@ -375,11 +375,13 @@ def invite_cli(slug: str, emails: tuple[str, ...], phase_key: str, max_load: int
 @click.option("--seed", type=int, default=0, show_default=True)
 def report_award(slug: str, phase_key: str, output: Path, method: str | None, seed: int) -> None:
     """Write the award report PDF (the same file the staff page builds)."""
+    from flask import current_app
+
     from .judging.report import render
     from .judging.results import fingerprint
 
     _, phase = _phase_of(slug, phase_key)
-    output.write_bytes(render(phase, method=method, seed=seed))
+    output.write_bytes(render(phase, method=method, seed=seed, workers=current_app.config["REPORT_WORKERS"]))
     click.echo(f"wrote {output} (fingerprint {fingerprint(phase, method, seed)['fingerprint']})")
 
 

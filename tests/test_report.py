@@ -4,7 +4,9 @@ cached by fingerprint; the renderer cannot fetch anything but its own assets."""
 from __future__ import annotations
 
 import io
+import re
 
+import pikepdf
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -77,3 +79,92 @@ def test_a_comment_cannot_make_the_renderer_fetch(db, panel_p):  # noqa: F811
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(feedback.pdf(
         score.review.assignment.submission))).pages)
     assert '<img src="http://169.254.169.254/x">' in text
+
+
+def _outline(pdf: pikepdf.Pdf) -> list[tuple[int, str, int, float | None]]:
+    def walk(items, depth=0):
+        found = []
+        for item in items:
+            destination = item.destination
+            top = round(float(destination[3]), 1) if len(destination) > 3 else None
+            found.append((depth, str(item.title), pdf.pages.index(pikepdf.Page(destination[0])), top))
+            found += walk(item.children, depth + 1)
+        return found
+
+    with pdf.open_outline() as outline:
+        return walk(outline.root)
+
+
+def _structure(pdf: pikepdf.Pdf) -> dict[str, int]:
+    """Structure elements by type; asserts along the way that every page's marked content resolves."""
+    counts: dict[str, int] = {}
+
+    def walk(elem):
+        if isinstance(elem, pikepdf.Dictionary) and elem.get("/Type") == "/StructElem":
+            counts[str(elem.S)] = counts.get(str(elem.S), 0) + 1
+            kids = elem.get("/K")
+            for kid in kids if isinstance(kids, pikepdf.Array) else [kids] if kids is not None else []:
+                walk(kid)
+
+    root = pdf.Root.StructTreeRoot
+    for kid in root.K:
+        walk(kid)
+    nums = root.ParentTree.Nums
+    keys = [int(nums[n]) for n in range(0, len(nums), 2)]
+    tree = dict(zip(keys, [nums[n + 1] for n in range(0, len(nums), 2)], strict=True))
+    assert len(set(keys)) == len(keys), "parent-tree keys are unique"
+    for page in pdf.pages:
+        marked = {int(m) for m in re.findall(rb"/MCID (\d+)", page.obj.Contents.read_bytes())}
+        assert marked, "every page has tagged content"
+        elements = tree[int(page.obj.StructParents)]
+        assert max(marked) < len(elements)
+        assert all(elements[m].get("/Type") == "/StructElem" for m in marked)
+    return counts
+
+
+def test_parallel_report_is_the_same_document(db, panel_p, monkeypatch, app):  # noqa: F811
+    """Parts rendered in other processes and joined: the same pages, text, page numbers, outline and
+    structure tree as the report rendered in one pass (PDF/UA: every page tagged)."""
+    monkeypatch.setattr(report, "APPENDIX_CHUNK", 1)  # four entries: four appendix parts
+    phase = _phase(db)
+    with app.test_request_context():
+        one = pikepdf.open(io.BytesIO(report.render(phase)))
+        two_bytes = report.render(phase, workers=2)
+    two = pikepdf.open(io.BytesIO(two_bytes))
+    assert len(one.pages) == len(two.pages) >= 4
+    reader_two = PdfReader(io.BytesIO(two_bytes))
+    for number, page in enumerate(reader_two.pages, start=1):
+        assert f"Page {number}" in page.extract_text()  # numbered straight through across the parts
+    appendix = "".join(p.extract_text() for p in reader_two.pages).split("Appendix: score sheets")[-1]
+    positions = [appendix.index(panel_p[e]) for e in ("E1", "E3", "E2", "E4")]
+    assert positions == sorted(positions)  # the parts in rank order
+    assert _outline(two) == _outline(one)
+    assert [title for _, title, _, _ in _outline(two)].count("Appendix: score sheets") == 1
+    assert _structure(two) == _structure(one)
+    assert str(two.Root.Lang) == "en" and two.Root.MarkInfo.Marked
+    assert str(two.open_metadata().get("dc:title")).startswith("Award report")
+
+
+def test_merge_keeps_links_tagged():
+    """Link annotations of appended parts keep pointing at their own structure elements."""
+    from weasyprint import HTML
+
+    from challenges.judging import pdfmerge
+
+    def part(n: int) -> bytes:
+        return HTML(string=f'<html lang="en"><title>Part {n}</title><body><h1>Part {n}</h1>'
+                           f'<p>See <a href="https://example.gov/{n}">source {n}</a>.</p></body></html>'
+                    ).write_pdf(pdf_variant="pdf/ua-1")
+
+    merged = pikepdf.open(io.BytesIO(pdfmerge.merge_tagged(part(0), [part(1), part(2)])))
+    nums = merged.Root.StructTreeRoot.ParentTree.Nums
+    tree = {int(nums[n]): nums[n + 1] for n in range(0, len(nums), 2)}
+    links = [a for page in merged.pages for a in page.obj.get("/Annots", [])]
+    assert [str(a.A.URI) for a in links] == [f"https://example.gov/{n}" for n in range(3)]
+    keys = [int(a.StructParent) for a in links] + [int(p.obj.StructParents) for p in merged.pages]
+    assert len(set(keys)) == len(keys) == 6
+    for annotation in links:
+        element = tree[int(annotation.StructParent)]
+        assert element.S == "/Link" and element.K[0].Obj.objgen == annotation.objgen
+    assert int(merged.Root.StructTreeRoot.ParentTreeNextKey) == max(keys) + 1
+    assert [str(i.title) for i in merged.open_outline().root] == ["Part 0", "Part 1", "Part 2"]

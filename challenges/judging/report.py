@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 import mimetypes
+import multiprocessing
 from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from ..storage import get_storage, new_key, track_new_object
 from ..submissions.models import Screening, Submission
 from ..timezones import utcnow
 from . import awards as award_service
-from . import results, services
+from . import pdfmerge, results, services
 from .models import Assignment, Review
 
 ASSET_SCHEME = "report-asset:"
@@ -105,15 +108,20 @@ def appendix_sheets(phase: Phase, codes: dict[str, str], entries: list[Submissio
 
 def html_parts(phase: Phase, *, method: str | None = None, seed: int = 0) -> tuple[str, list[str]]:
     """The final HTML: the main report and the appendix in chunks of APPENDIX_CHUNK entries."""
+    main, chunks = _parts(phase, services.entries(phase), method=method, seed=seed)
+    return main, list(chunks)
+
+
+def _parts(phase: Phase, entries: list[Submission], *, method: str | None, seed: int) -> tuple[str, Iterator[str]]:
+    """The main report's HTML and the appendix chunks, made one at a time so that parts can render
+    while the next ones are being written."""
     data = context(phase, method=method, seed=seed)
-    entries = list(services.entries(phase))
     order = {r["entry"]: n for n, r in enumerate(data["rows"])}
-    entries.sort(key=lambda e: (order.get(e.public_code, len(order)), e.public_code or ""))
-    main = render_template("reports/award.html", **data)
-    chunks = [render_template("reports/appendix.html", **data, first=start == 0,
+    entries = sorted(entries, key=lambda e: (order.get(e.public_code, len(order)), e.public_code or ""))
+    chunks = (render_template("reports/appendix.html", **data, first=start == 0,
                               sheets=appendix_sheets(phase, data["judge_codes"], entries[start:start + APPENDIX_CHUNK]))
-              for start in range(0, len(entries), APPENDIX_CHUNK)]
-    return main, chunks
+              for start in range(0, len(entries), APPENDIX_CHUNK))
+    return render_template("reports/award.html", **data), chunks
 
 
 def pdf_of(html: str) -> bytes:
@@ -121,28 +129,44 @@ def pdf_of(html: str) -> bytes:
     return HTML(string=html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").write_pdf(pdf_variant="pdf/ua-1")
 
 
+def _unnumbered_part(html: str) -> tuple[bytes, int]:
+    """A part rendered in a worker without page numbers (it cannot know where it starts): its PDF
+    and its page count."""
+    document = HTML(string=html.replace("<body>", "<body><style>@page { @bottom-right { content: none } }</style>", 1),
+                    url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(pdf_variant="pdf/ua-1")
+    return document.write_pdf(pdf_variant="pdf/ua-1"), len(document.pages)
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """Workers fork from a clean server process that has WeasyPrint loaded, never from this one, which
+    may be a threaded web worker (forking a process with threads can copy a held lock)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def page_number_layer(count: int) -> bytes:
+    """`count` pages carrying only the report's page numbers, in its own @page rules and font."""
+    blank = '<div class="page-number-layer"></div>'
+    return pdf_of('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Page numbers</title>'
+                  '<link rel="stylesheet" href="report-asset:///report.css"><style>'
+                  "@page { @bottom-left { content: none } @top-right { content: none } }"
+                  ".page-number-layer + .page-number-layer { page-break-before: always }"
+                  f"</style></head><body>{blank * count}</body></html>")
+
+
 def render(phase: Phase, *, method: str | None = None, seed: int = 0, job: jobs.Job | None = None,
            workers: int = 1) -> bytes:
     """The report as PDF bytes. With one worker the pages of every part go into one tagged document;
-    with more, appendix chunks render in parallel processes and are appended to the main part (their
-    page numbers then restart per part, and only the main part's pages are tagged: a benchmark option)."""
-    main_html, chunks = html_parts(phase, method=method, seed=seed)  # appendix page numbers fixed below
+    with more (and more than one appendix part), the main part and the appendix parts render in
+    parallel processes and are joined into the same document: one structure tree, one outline,
+    numbered straight through (pdfmerge)."""
+    entries = services.entries(phase)
+    if workers > 1 and len(entries) > APPENDIX_CHUNK:
+        return _render_parallel(phase, entries, method=method, seed=seed, job=job, workers=workers)
+    main_html, chunks = _parts(phase, entries, method=method, seed=seed)
+    chunks = list(chunks)
     jobs.set_progress(job, 10, "figures computed")
-    if workers > 1 and len(chunks) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        from pypdf import PdfWriter
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            main_future = pool.submit(pdf_of, main_html)
-            parts = list(pool.map(pdf_of, chunks))
-            writer = PdfWriter(clone_from=io.BytesIO(main_future.result()))  # keeps /Lang, tags, metadata
-        for part in parts:
-            writer.append(io.BytesIO(part))
-        jobs.set_progress(job, 95, "merged")
-        buffer = io.BytesIO()
-        writer.write(buffer)
-        return buffer.getvalue()
     main = HTML(string=main_html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(
         pdf_variant="pdf/ua-1")
     jobs.set_progress(job, 30, "main report rendered")
@@ -161,6 +185,30 @@ def render(phase: Phase, *, method: str | None = None, seed: int = 0, job: jobs.
     return buffer.getvalue()
 
 
+def _render_parallel(phase: Phase, entries: list[Submission], *, method: str | None, seed: int,
+                     job: jobs.Job | None, workers: int) -> bytes:
+    n_chunks = -(-len(entries) // APPENDIX_CHUNK)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_process_context()) as pool:
+        for _ in range(workers):  # start the workers while the figures are computed
+            pool.submit(int)
+        main_html, chunks = _parts(phase, entries, method=method, seed=seed)
+        jobs.set_progress(job, 10, "figures computed")
+        main_future = pool.submit(_unnumbered_part, main_html)
+        futures = [pool.submit(_unnumbered_part, chunk) for chunk in chunks]
+        parts = []
+        for n, future in enumerate(futures, 1):
+            parts.append(future.result())
+            jobs.set_progress(job, 10 + 80 * n // n_chunks, f"appendix: part {n} of {n_chunks}")
+        main_pdf, main_pages = main_future.result()
+        # The page numbers render while the parts are joined.
+        numbers = pool.submit(page_number_layer, main_pages + sum(pages for _, pages in parts))
+        jobs.set_progress(job, 92, "joining the parts")
+        # The appendix's h2 sits under the report's h1; later parts continue it with h3 sheets.
+        return pdfmerge.merge_tagged(main_pdf, [pdf for pdf, _ in parts],
+                                     bookmark_depths=[1] + [2] * (len(parts) - 1),
+                                     page_numbers=lambda _: numbers.result())
+
+
 def request_report(*, actor: Any, phase: Phase, method: str | None = None, seed: int = 0) -> jobs.Job:
     """Enqueue (or find) the report for the current fingerprint: unchanged data is not rendered twice."""
     print_ = results.fingerprint(phase, method, seed)
@@ -171,7 +219,7 @@ def request_report(*, actor: Any, phase: Phase, method: str | None = None, seed:
 @jobs.task("reports.award")
 def build_report(job: jobs.Job | None = None, *, phase_id: int, method: str, seed: int = 0) -> dict[str, Any]:
     phase = db.session.get(Phase, phase_id)
-    pdf = render(phase, method=method, seed=seed, job=job)
+    pdf = render(phase, method=method, seed=seed, job=job, workers=current_app.config["REPORT_WORKERS"])
     key = new_key(f"exports/phase-{phase.id}")
     size, digest = get_storage().save_stream(key, io.BytesIO(pdf), max_bytes=len(pdf), content_type="application/pdf")
     track_new_object(db.session, key)
