@@ -124,7 +124,8 @@ def main() -> None:
             problem = solver.Problem(
                 judges=[solver.Judge(m.id, m.max_load, m.min_load, m.agency) for m in members],
                 entries=[solver.Entry(s.id, K) for s in subs],
-                affinity=judging.affinity(members, subs, bids=judging.phase_bids(phase), use_bids=True),
+                affinity=judging.affinity(members, subs, bids=judging.phase_bids(phase), use_bids=True,
+                                          questions=list(phase.fields)),
                 forbidden=forbidden,
                 seed=round_no)
             started = time.perf_counter()

@@ -134,3 +134,14 @@ def test_same_seed_same_answer_other_seed_may_differ():
         problem.seed = seed
         answers.add(tuple(solve(problem).pairs))
     assert len(answers) > 1
+
+
+def test_forbidden_matrix_marks_only_pairs_of_listed_people():
+    from types import SimpleNamespace as NS
+
+    from challenges.judging.services import forbidden_matrix
+
+    members, subs = [NS(id=7), NS(id=3)], [NS(id=40), NS(id=12), NS(id=5)]
+    pairs = {(7, 12), (3, 5), (3, 40), (99, 12), (7, 1000), (4, 5)}  # the last three name nobody listed
+    assert forbidden_matrix(members, subs, pairs).tolist() == [[False, True, False], [True, False, True]]
+    assert not forbidden_matrix(members, subs, set()).any()

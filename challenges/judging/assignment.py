@@ -103,7 +103,11 @@ def feasibility_problems(problem: Problem) -> tuple[list[str], list[int]]:
         reasons.append(f"the panel has {int(free.sum())} free review slots but the entries need {int(need.sum())}; "
                        "raise the maximum loads, add judges or lower k")
     open_arcs = ~problem.forbidden & ~_locked_mask(problem) & (free[:, None] > 0)
-    for ei, entry in enumerate(problem.entries):
+    eligible_counts = open_arcs.sum(axis=0)
+    # Without an agency cap only entries with fewer eligible judges than they need are looked at.
+    suspects = range(len(problem.entries)) if problem.agency_cap is not None else np.flatnonzero(eligible_counts < need)
+    for ei in suspects:
+        entry = problem.entries[ei]
         if need[ei] == 0:
             continue
         eligible = np.flatnonzero(open_arcs[:, ei])

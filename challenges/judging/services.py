@@ -332,37 +332,50 @@ def _domain(address_or_url: str) -> str:
     return text.removeprefix("www.").rstrip(".")
 
 
+_NOT_NAME = re.compile(r"[^a-z0-9 ]")
+_NAME_NOISE = frozenset({"inc", "llc", "ltd", "corp", "corporation", "co", "the", "company"})
+
+
 def _name_key(text: str) -> str:
-    text = re.sub(r"[^a-z0-9 ]", " ", (text or "").lower())
-    words = [w for w in text.split() if w not in {"inc", "llc", "ltd", "corp", "corporation", "co", "the", "company"}]
-    return " ".join(words)
+    return " ".join(w for w in _NOT_NAME.sub(" ", (text or "").lower()).split() if w not in _NAME_NOISE)
 
 
-def detect_suspected(phase: Phase) -> list[Conflict]:
+def detect_suspected(phase: Phase, members: list[PanelMember] | None = None) -> list[Conflict]:
     """Flag judge-organisation pairs that look related; a dismissed pair is never flagged again.
 
-    Indexed by domain and by normalised name, so it stays linear in judges + organisations."""
-    members = [m for m in panel(phase) if m.status in (PanelStatus.ACTIVE, PanelStatus.INVITED)]
-    organizations = list(db.session.execute(
-        select(Organization.id, Organization.legal_name, Organization.email_domain, Organization.website)
-        .where(Organization.id.in_(select(Submission.organization_id).where(Submission.phase_id == phase.id)))))
-    if not members or not organizations:
+    Runs whenever assignments may change (invitation, attestation, each proposal and approval), since
+    vendors change their organisations too. The judges' side is indexed first (their domains and
+    affiliations), so each organisation costs one set look-up and nothing when no judge has any."""
+    members = [m for m in (panel(phase) if members is None else members)
+               if m.status in (PanelStatus.ACTIVE, PanelStatus.INVITED)]
+    if not members:
+        return []
+    judge_domains = {_domain(m.email) for m in members} - FREE_MAIL - {""}
+    for member in members:
+        judge_domains.update(d for d in map(_domain, member.affiliations or []) if "." in d)
+    affiliation_names = {_name_key(a) for m in members for a in m.affiliations or []} - {""}
+    entered = select(Submission.organization_id).where(Submission.phase_id == phase.id)
+    by_domain: dict[str, list[int]] = defaultdict(list)
+    by_name: dict[str, list[int]] = defaultdict(list)
+    if judge_domains or affiliation_names:
+        for org_id, legal_name, email_domain, website in db.session.execute(
+                select(Organization.id, Organization.legal_name, Organization.email_domain, Organization.website)
+                .where(Organization.id.in_(entered))):
+            for domain in {d for d in (email_domain or "", _domain(website or "")) if d in judge_domains}:
+                by_domain[domain].append(org_id)
+            if affiliation_names and (key := _name_key(legal_name)) in affiliation_names:
+                by_name[key].append(org_id)
+    orgs_of_user: dict[int, list[int]] = defaultdict(list)
+    for org_id, user_id in db.session.execute(
+            select(Membership.organization_id, Membership.user_id)
+            .where(Membership.user_id.in_({m.user_id for m in members if m.user_id is not None}),
+                   Membership.organization_id.in_(entered))):
+        orgs_of_user[user_id].append(org_id)
+    if not (by_domain or by_name or orgs_of_user):
         return []
     existing = set(db.session.execute(
         select(Conflict.panel_member_id, Conflict.organization_id)
         .where(Conflict.phase_id == phase.id, Conflict.organization_id.is_not(None))).tuples())
-    by_domain: dict[str, list[Any]] = defaultdict(list)
-    by_name: dict[str, list[Any]] = defaultdict(list)
-    for org in organizations:
-        for domain in {d for d in (org.email_domain or "", _domain(org.website or "")) if d}:
-            by_domain[domain].append(org)
-        if _name_key(org.legal_name):
-            by_name[_name_key(org.legal_name)].append(org)
-    orgs_of_user: dict[int, list[int]] = defaultdict(list)
-    for org_id, user_id in db.session.execute(
-            select(Membership.organization_id, Membership.user_id)
-            .where(Membership.organization_id.in_([o.id for o in organizations]))):
-        orgs_of_user[user_id].append(org_id)
     created = []
     for member in members:
         evidence: dict[int, list[str]] = defaultdict(list)
@@ -370,15 +383,15 @@ def detect_suspected(phase: Phase) -> list[Conflict]:
             evidence[org_id].append("the judge is a member of this organisation")
         judge_domain = _domain(member.email)
         if judge_domain and judge_domain not in FREE_MAIL:
-            for org in by_domain.get(judge_domain, []):
-                evidence[org.id].append(f"the judge's email domain {judge_domain} is the organisation's")
+            for org_id in by_domain.get(judge_domain, []):
+                evidence[org_id].append(f"the judge's email domain {judge_domain} is the organisation's")
         for affiliation in member.affiliations or []:
-            for org in by_name.get(_name_key(affiliation), []) if _name_key(affiliation) else []:
-                evidence[org.id].append(f"declared affiliation “{affiliation}” matches the organisation's name")
+            for org_id in by_name.get(_name_key(affiliation), []) if _name_key(affiliation) else []:
+                evidence[org_id].append(f"declared affiliation “{affiliation}” matches the organisation's name")
             domain = _domain(affiliation)
             if "." in domain:
-                for org in by_domain.get(domain, []):
-                    evidence[org.id].append(f"declared affiliation “{affiliation}” matches the organisation's domain")
+                for org_id in by_domain.get(domain, []):
+                    evidence[org_id].append(f"declared affiliation “{affiliation}” matches the organisation's domain")
         for org_id, reasons in evidence.items():
             if (member.id, org_id) in existing:
                 continue
@@ -579,13 +592,15 @@ def _notify_judge(member: PanelMember, *, reason: str) -> None:
                phase=member.phase, link=external_url("judging.queue"))
 
 
-def affinity(members: list[PanelMember], subs: list[Submission], *, bids: dict[tuple[int, int], str],
-             use_bids: bool) -> np.ndarray:
+def affinity(members: list[PanelMember], subs: list[Any], *, bids: dict[tuple[int, int], str],
+             use_bids: bool, questions: list | None = None) -> np.ndarray:
     """a_ij in [0, 1]: with bidding, 0.7 x the bid rank (yes 1, maybe 0.6, none 0.3) + 0.3 x expertise
     overlap; without, the expertise overlap alone (the share of the entry's topics the judge knows).
     Computed as matrix products over a tag vocabulary, since it is needed for every pair."""
-    questions = [q for q in subs[0].phase.fields if q.type in ("select", "multiselect")] if subs else []
-    tags = [entry_tags(s, questions) for s in subs]
+    if questions is None:
+        questions = subs[0].phase.fields if subs else []
+    questions = [q for q in questions if q.type in ("select", "multiselect")]
+    tags = [entry_tags(s, questions) for s in subs] if questions else [set() for _ in subs]
     vocabulary = {t: n for n, t in enumerate(sorted(set().union(*tags, *(m.expertise or [] for m in members))))}
     overlap = np.zeros((len(members), len(subs)))
     if vocabulary:
@@ -608,19 +623,47 @@ def affinity(members: list[PanelMember], subs: list[Submission], *, bids: dict[t
     return np.round(0.7 * rank + 0.3 * overlap, 3)
 
 
-def _inputs_hash(phase: Phase, members: list[PanelMember], subs: list[Submission], locked: set,
+def _inputs_hash(phase: Phase, members: list[PanelMember], subs: list[Any], locked: set,
                  forbidden_pairs: set, params: dict) -> str:
+    """What a proposal was computed from; approval refuses it when this changed. The pair sets are
+    hashed as sorted integer arrays (thousands of pairs: cheaper than JSON)."""
     payload = json.dumps({"phase": phase.id, "members": [(m.id, m.max_load, m.min_load, m.agency, m.expertise)
                                                          for m in members],
-                          "entries": [s.id for s in subs], "locked": sorted(locked),
-                          "forbidden": sorted(forbidden_pairs), "params": params}, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+                          "entries": [s.id for s in subs], "params": params}, sort_keys=True, default=str)
+    digest = hashlib.sha256(payload.encode())
+    for pairs in (locked, forbidden_pairs):
+        digest.update(b"|" + np.array(sorted(pairs), dtype=np.int64).tobytes())
+    return digest.hexdigest()
 
 
-def _problem_inputs(phase: Phase, mode: str) -> tuple[list[PanelMember], list[Submission], set, list[Assignment],
-                                                      set[tuple[int, int]]]:
-    members = [m for m in panel(phase) if m.status == PanelStatus.ACTIVE]
-    subs = entries(phase)
+@dataclass(frozen=True)
+class EntryRow:
+    """The columns of an entry that assignment reads (loading 1,000 full entries costs more than solving)."""
+    id: int
+    public_code: str | None
+    answers: dict | None
+    phase_id: int
+    status: str
+
+
+def _entry_rows(phase: Phase, *, with_answers: bool) -> list[EntryRow]:
+    answers = Submission.answers if with_answers else None
+    columns = [Submission.id, Submission.public_code, Submission.phase_id, Submission.status]
+    query = (select(*columns, *([answers] if answers is not None else []))
+             .where(Submission.phase_id == phase.id, Submission.status == "submitted")
+             .order_by(Submission.public_code, Submission.id))
+    return [EntryRow(id=row[0], public_code=row[1], phase_id=row[2], status=row[3],
+                     answers=row[4] if with_answers else None) for row in db.session.execute(query)]
+
+
+def _tag_questions(phase: Phase) -> list:
+    return [q for q in phase.fields if q.type in ("select", "multiselect")]
+
+
+def _problem_inputs(phase: Phase, mode: str, members: list[PanelMember] | None = None
+                    ) -> tuple[list[PanelMember], list[EntryRow], set, list[Assignment], set[tuple[int, int]]]:
+    members = [m for m in (panel(phase) if members is None else members) if m.status == PanelStatus.ACTIVE]
+    subs = _entry_rows(phase, with_answers=bool(_tag_questions(phase)))
     live = _live_assignments(phase.id)
     started = {a.id for a in live if a.review is not None}
     if mode == "assign" and live:
@@ -633,6 +676,26 @@ def _problem_inputs(phase: Phase, mode: str) -> tuple[list[PanelMember], list[Su
                                   .where(Assignment.phase_id == phase.id,
                                          Assignment.status == "recused")).tuples())
     return members, subs, locked, movable, gone
+
+
+def forbidden_matrix(members: list[Any], subs: list[Any], pairs: set[tuple[int, int]]) -> np.ndarray:
+    """Boolean judges x entries matrix of the pairs that must not meet (ids outside the lists ignored)."""
+    forbidden = np.zeros((len(members), len(subs)), dtype=bool)
+    if not pairs or not members or not subs:
+        return forbidden
+    member_ids = np.array([m.id for m in members], dtype=np.int64)
+    sub_ids = np.array([s.id for s in subs], dtype=np.int64)
+    judge_at = np.full(int(member_ids.max()) + 1, -1)
+    judge_at[member_ids] = np.arange(len(members))
+    entry_at = np.full(int(sub_ids.max()) + 1, -1)
+    entry_at[sub_ids] = np.arange(len(subs))
+    pair_array = np.array(list(pairs), dtype=np.int64)
+    j, e = pair_array[:, 0], pair_array[:, 1]
+    inside = (j <= member_ids.max()) & (e <= sub_ids.max())
+    rows, cols = judge_at[j[inside]], entry_at[e[inside]]
+    keep = (rows >= 0) & (cols >= 0)
+    forbidden[rows[keep], cols[keep]] = True
+    return forbidden
 
 
 def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = None, max_load: int | None = None,
@@ -651,8 +714,9 @@ def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = 
         errors["agency_cap"] = "The agency cap must be at least 1."
     if errors:
         raise ValidationFailed("Please correct the assignment settings.", errors)
-    detect_suspected(phase)
-    members, subs, locked, movable, gone = _problem_inputs(phase, mode)
+    whole_panel = panel(phase)
+    detect_suspected(phase, whole_panel)
+    members, subs, locked, movable, gone = _problem_inputs(phase, mode, whole_panel)
     if not members:
         raise ConflictError("No judge has accepted an invitation to this panel yet.")
     if not subs:
@@ -660,16 +724,13 @@ def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = 
     conflicts = conflicted_pairs(phase)
     member_index = {m.id: n for n, m in enumerate(members)}
     sub_index = {s.id: n for n, s in enumerate(subs)}
-    forbidden = np.zeros((len(members), len(subs)), dtype=bool)
-    for member_id, sub_id in conflicts | gone:
-        if member_id in member_index and sub_id in sub_index:
-            forbidden[member_index[member_id], sub_index[sub_id]] = True
+    forbidden = forbidden_matrix(members, subs, conflicts | gone)
     bids = phase_bids(phase) if phase.bids_enabled else {}
     problem = solver.Problem(
         judges=[solver.Judge(m.id, max_load if max_load is not None else m.max_load, m.min_load, m.agency or "")
                 for m in members],
         entries=[solver.Entry(s.id, k) for s in subs],
-        affinity=affinity(members, subs, bids=bids, use_bids=phase.bids_enabled),
+        affinity=affinity(members, subs, bids=bids, use_bids=phase.bids_enabled, questions=_tag_questions(phase)),
         forbidden=forbidden, locked={p for p in locked if p[0] in member_index and p[1] in sub_index},
         agency_cap=agency_cap, seed=seed)
     params = {"k": k, "max_load": max_load, "agency_cap": agency_cap, "mode": mode}
@@ -708,9 +769,10 @@ def approve_run(*, actor: User, run: AssignmentRun) -> list[Assignment]:
     if run.status != "proposed":
         raise ConflictError("This proposal was already decided.")
     phase = db.session.get(Phase, run.phase_id)
-    detect_suspected(phase)
+    whole_panel = panel(phase)
+    detect_suspected(phase, whole_panel)
     try:
-        members, subs, locked, _movable, gone = _problem_inputs(phase, run.mode)
+        members, subs, locked, _movable, gone = _problem_inputs(phase, run.mode, whole_panel)
         now_hash = _inputs_hash(phase, members, subs, locked, conflicted_pairs(phase) | gone, run.parameters)
     except ConflictError:  # "assign" on a phase that got assignments meanwhile
         now_hash = ""
