@@ -124,16 +124,20 @@ def _parts(phase: Phase, entries: list[Submission], *, method: str | None, seed:
     return render_template("reports/award.html", **data), chunks
 
 
+def _layout(html: str) -> Any:
+    """Lay out one HTML document of the report: its own assets only, tagged (PDF/UA)."""
+    return HTML(string=html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(pdf_variant="pdf/ua-1")
+
+
 def pdf_of(html: str) -> bytes:
     """One HTML document to tagged PDF bytes (a plain function, so worker processes can run it)."""
-    return HTML(string=html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").write_pdf(pdf_variant="pdf/ua-1")
+    return _layout(html).write_pdf(pdf_variant="pdf/ua-1")
 
 
 def _unnumbered_part(html: str) -> tuple[bytes, int]:
     """A part rendered in a worker without page numbers (it cannot know where it starts): its PDF
     and its page count."""
-    document = HTML(string=html.replace("<body>", "<body><style>@page { @bottom-right { content: none } }</style>", 1),
-                    url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(pdf_variant="pdf/ua-1")
+    document = _layout(html.replace("<body>", "<body><style>@page { @bottom-right { content: none } }</style>", 1))
     return document.write_pdf(pdf_variant="pdf/ua-1"), len(document.pages)
 
 
@@ -167,16 +171,14 @@ def render(phase: Phase, *, method: str | None = None, seed: int = 0, job: jobs.
     main_html, chunks = _parts(phase, entries, method=method, seed=seed)
     chunks = list(chunks)
     jobs.set_progress(job, 10, "figures computed")
-    main = HTML(string=main_html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(
-        pdf_variant="pdf/ua-1")
+    main = _layout(main_html)
     jobs.set_progress(job, 30, "main report rendered")
     documents = [main]
     next_page = len(main.pages) + 1
     for n, html in enumerate(chunks, start=1):
         # Each part is its own document: start its page counter where the previous part ended.
         html = html.replace("<body>", f'<body><style>@page :first {{ counter-reset: page {next_page} }}</style>', 1)
-        documents.append(HTML(string=html, url_fetcher=url_fetcher, base_url=ASSET_SCHEME + "/").render(
-            pdf_variant="pdf/ua-1"))
+        documents.append(_layout(html))
         next_page += len(documents[-1].pages)
         jobs.set_progress(job, 30 + 65 * n // max(len(chunks), 1), f"appendix: part {n} of {len(chunks)}")
     pages = [page for document in documents for page in document.pages]
