@@ -94,9 +94,8 @@ def merge_tagged(first: bytes, parts: list[bytes], *, bookmark_depths: list[int]
     """`first` followed by `parts`, one structure tree and one outline. A part's top-level bookmarks go
     `bookmark_depths[n]` levels down the chain of last bookmarks (0: the top level; a part that continues
     a section goes under that section's bookmark), since a part's outline does not know its headings'
-    levels in the whole. With
-    `page_numbers`, a function from the page count to a PDF of that many pages, each page of that PDF
-    is drawn over the matching page."""
+    levels in the whole. With `page_numbers`, a function from the page count to a PDF of that many
+    pages, each page of that PDF is drawn over the matching page."""
     out = pikepdf.open(io.BytesIO(first))
     root = out.Root.StructTreeRoot
     document = _document_element(out)
@@ -108,6 +107,7 @@ def merge_tagged(first: bytes, parts: list[bytes], *, bookmark_depths: list[int]
     for key, value in pairs:
         nums.extend([key, value])
     outline = _outline(out)
+    depths = bookmark_depths or []
     for number, data in enumerate(parts):
         part = pikepdf.open(io.BytesIO(data))
         offset, page_offset = next_key, len(out.pages)
@@ -132,7 +132,7 @@ def merge_tagged(first: bytes, parts: list[bytes], *, bookmark_depths: list[int]
             nums.extend([key + offset, value])
         next_key = offset + max((key for key, _ in part_pairs), default=-1) + 1
         target = outline
-        for _ in range((bookmark_depths or [])[number] if number < len(bookmark_depths or []) else 0):
+        for _ in range(depths[number] if number < len(depths) else 0):
             if target:
                 target = target[-1][3]
         target.extend(part_outline)

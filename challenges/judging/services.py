@@ -599,7 +599,7 @@ def affinity(members: list[PanelMember], subs: list[Any], *, bids: dict[tuple[in
     Computed as matrix products over a tag vocabulary, since it is needed for every pair."""
     if questions is None:
         questions = subs[0].phase.fields if subs else []
-    questions = [q for q in questions if q.type in ("select", "multiselect")]
+    questions = _tag_questions(questions)
     tags = [entry_tags(s, questions) for s in subs] if questions else [set() for _ in subs]
     vocabulary = {t: n for n, t in enumerate(sorted(set().union(*tags, *(m.expertise or [] for m in members))))}
     overlap = np.zeros((len(members), len(subs)))
@@ -656,14 +656,15 @@ def _entry_rows(phase: Phase, *, with_answers: bool) -> list[EntryRow]:
                      answers=row[4] if with_answers else None) for row in db.session.execute(query)]
 
 
-def _tag_questions(phase: Phase) -> list:
-    return [q for q in phase.fields if q.type in ("select", "multiselect")]
+def _tag_questions(fields: list) -> list:
+    """The questions whose chosen options are an entry's topics (see `entry_tags`)."""
+    return [q for q in fields if q.type in ("select", "multiselect")]
 
 
 def _problem_inputs(phase: Phase, mode: str, members: list[PanelMember] | None = None
                     ) -> tuple[list[PanelMember], list[EntryRow], set, list[Assignment], set[tuple[int, int]]]:
     members = [m for m in (panel(phase) if members is None else members) if m.status == PanelStatus.ACTIVE]
-    subs = _entry_rows(phase, with_answers=bool(_tag_questions(phase)))
+    subs = _entry_rows(phase, with_answers=bool(_tag_questions(phase.fields)))
     live = _live_assignments(phase.id)
     started = {a.id for a in live if a.review is not None}
     if mode == "assign" and live:
@@ -730,7 +731,7 @@ def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = 
         judges=[solver.Judge(m.id, max_load if max_load is not None else m.max_load, m.min_load, m.agency or "")
                 for m in members],
         entries=[solver.Entry(s.id, k) for s in subs],
-        affinity=affinity(members, subs, bids=bids, use_bids=phase.bids_enabled, questions=_tag_questions(phase)),
+        affinity=affinity(members, subs, bids=bids, use_bids=phase.bids_enabled, questions=phase.fields),
         forbidden=forbidden, locked={p for p in locked if p[0] in member_index and p[1] in sub_index},
         agency_cap=agency_cap, seed=seed)
     params = {"k": k, "max_load": max_load, "agency_cap": agency_cap, "mode": mode}
