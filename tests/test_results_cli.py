@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 
 import pytest
 
@@ -77,6 +78,13 @@ def test_stats_json_contract_on_p(run_cli, panel_p):
     criterion = data["criteria"][0]
     assert criterion["criterion"] == "total" and criterion["n"] == 12
     assert set(criterion) >= {"criterion", "n", "mean", "sd", "median", "min", "max", "alpha_interval"}
+    values = [t for row in P.values() for t in row.values()]
+    assert (round(criterion["mean"], 4), round(criterion["sd"], 4), criterion["median"], criterion["min"],
+            criterion["max"]) == (round(statistics.mean(values), 4), round(statistics.stdev(values), 4),
+                                  statistics.median(values), min(values), max(values))
+    # One criterion on a 0-100 scale: its values are the review totals, so the alphas agree.
+    assert round(criterion["alpha_interval"], 4) == 0.0026
+    assert criterion["histogram"] == {str(v): values.count(v) for v in sorted(set(values))}
 
 
 def test_empty_phase_gives_empty_results(run_cli, db):

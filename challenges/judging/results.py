@@ -112,19 +112,22 @@ def phase_leaderboard(phase: Phase, *, method: str | None = None, bootstrap: int
               db.session.execute(select(Submission.public_code, Submission.answers, Organization.legal_name)
                                  .join(Organization, Organization.id == Submission.organization_id)
                                  .where(Submission.phase_id == phase.id, Submission.public_code.is_not(None)))}
-    per_criterion = scores.groupby(["entry", "criterion"])["value"].mean().unstack() if not scores.empty else None
+    per_criterion = (scores.groupby(["entry", "criterion"])["value"].mean().unstack().to_dict("index")
+                     if not scores.empty else {})
+    numbers = ("mean", "median", "trimmed_mean", "zscore", "calibrated", "shift", "borda", "sd", "range",
+               "percentile", "rank_low", "rank_high")
+    table = board.rows
+    columns = {k: table[k].tolist() for k in ("rank", "n_reviews", "assigned", "loo_max_rank_change", "loo_judge",
+                                              "flags", *numbers)} if len(table) else {}
     rows = []
-    for entry, row in board.rows.iterrows():
+    for n, entry in enumerate(table.index):
         rows.append({
-            "rank": int(row["rank"]), "entry": entry, "title": titles.get(entry, ""),
-            "n_reviews": int(row["n_reviews"]), "assigned": int(row["assigned"]),
-            **{k: _num(row[k]) for k in ("mean", "median", "trimmed_mean", "zscore", "calibrated", "shift", "borda",
-                                        "sd", "range", "percentile")},
-            "rank_low": _num(row["rank_low"]), "rank_high": _num(row["rank_high"]),
-            "loo_max_rank_change": int(row["loo_max_rank_change"]), "loo_judge": row["loo_judge"],
-            "criteria": {k: _num(v) for k, v in (per_criterion.loc[entry].items() if per_criterion is not None
-                                                  else [])},
-            "flags": list(row["flags"]),
+            "rank": int(columns["rank"][n]), "entry": entry, "title": titles.get(entry, ""),
+            "n_reviews": int(columns["n_reviews"][n]), "assigned": int(columns["assigned"][n]),
+            **{k: _num(columns[k][n]) for k in numbers},
+            "loo_max_rank_change": int(columns["loo_max_rank_change"][n]), "loo_judge": columns["loo_judge"][n],
+            "criteria": {k: _num(v) for k, v in per_criterion.get(entry, {}).items()},
+            "flags": list(columns["flags"][n]),
         })
     return board, rows
 
@@ -164,15 +167,24 @@ def phase_statistics(phase: Phase, *, scores: pd.DataFrame | None = None) -> dic
                       "loo_offset": _num(r["loo_offset"]), "calibration_offset": _num(r["calibration_offset"]),
                       "toughness": _num(r["toughness"]), "flagged": bool(r["lenient_or_harsh"])}
                      for judge, r in table.iterrows()]
-    criteria = []
     counted = scores.merge(totals[["entry", "judge"]], on=["entry", "judge"])
-    for key, group in counted.groupby("criterion", sort=False):
-        described = stats.describe(group["value"])
-        wide_c = group.pivot_table(index="judge", columns="entry", values="value", aggfunc="mean")
-        criteria.append({"criterion": key, **{k: _num(v) for k, v in described.items()},
-                         "alpha_interval": _num(stats.krippendorff_alpha_interval(wide_c)),
-                         "histogram": {_num(v): int(c) for v, c in group["value"].dropna().value_counts()
-                                       .sort_index().items()}})
+    counted = counted.assign(value=pd.to_numeric(counted["value"], errors="coerce").astype(float))
+    order = list(pd.unique(counted["criterion"]))
+    grouped = counted.groupby("criterion", sort=False)["value"]
+    described = pd.DataFrame({"n": grouped.count(), "mean": grouped.mean(), "sd": grouped.std(ddof=1),
+                              "median": grouped.median(), "min": grouped.min(), "max": grouped.max()})
+    alphas = stats.alpha_interval_by(counted, unit="entry", group="criterion", value="value")
+    histograms: dict[Any, dict] = {key: {} for key in order}
+    for (key, value), count in counted.dropna(subset=["value"]).groupby(["criterion", "value"]).size().items():
+        histograms[key][_num(value)] = int(count)
+    criteria = []
+    for key in order:
+        row = described.loc[key]
+        n = int(row["n"])
+        criteria.append({"criterion": key, "n": n,
+                         **{k: (_num(row[k]) if n and (k != "sd" or n > 1) else None)
+                            for k in ("mean", "sd", "median", "min", "max")},
+                         "alpha_interval": _num(alphas.get(key)), "histogram": histograms[key]})
     out["criteria"] = criteria
     out["reading"] = stats.reading(alpha, icc)
     return out

@@ -214,15 +214,20 @@ def leaderboard(reviews: pd.DataFrame, *, method: str = "mean", quorum: int = 2,
     change, culprit = leave_one_judge_out(frame, method)
     ranked["loo_max_rank_change"] = change.reindex(ranked.index).fillna(0).astype(int)
     ranked["loo_judge"] = culprit.reindex(ranked.index)
-    ranked["flags"] = ranked.apply(_flags, axis=1)
+    ranked["flags"] = _flags(ranked)
     finalists = list(ranked.index[:min(8, len(ranked))])
     order, distance = kemeny(frame, finalists) if len(finalists) > 1 else (finalists, 0)
     return Leaderboard(rows=ranked, method=method, seed=seed, kemeny=order, kemeny_distance=distance)
 
 
-def _flags(row: pd.Series) -> list[str]:
-    return [name for name in ("provisional", "disagreement", "tie", "statistical_tie", "requires_panel_decision")
-            if bool(row.get(name))]
+FLAGS = ("provisional", "disagreement", "tie", "statistical_tie", "requires_panel_decision")
+
+
+def _flags(ranked: pd.DataFrame) -> list[list[str]]:
+    """Each entry's flag names, in FLAGS order."""
+    columns = [ranked[name].fillna(False).astype(bool).to_numpy() if name in ranked else
+               np.zeros(len(ranked), dtype=bool) for name in FLAGS]
+    return [[name for name, on in zip(FLAGS, row, strict=True) if on] for row in zip(*columns, strict=True)]
 
 
 def _ranks(frame: pd.DataFrame, method: str) -> pd.Series:
@@ -248,63 +253,188 @@ def _reduce(matrix: np.ndarray, method: str) -> np.ndarray:
     return matrix.mean(axis=-1)
 
 
-def _per_review_values(frame: pd.DataFrame, method: str) -> pd.Series:
-    """Each review's contribution to its entry's value: the entry's value is exactly the mean (or the
-    median or trimmed mean) of these. z-scores and Borda points per review; for the calibrated model
-    T_ij - b_j, since f_i = mean_j (T_ij - b_j) solves the model's normal equations."""
-    if method == "zscore":
-        pooled_mean, pooled_sd = frame["T"].mean(), frame["T"].std(ddof=1)
-        stats_ = frame.groupby("judge")["T"].agg(["mean", "std", "count"])
-        use_pooled = (stats_["count"] < 3) | stats_["std"].isna() | (stats_["std"] == 0)
-        stats_.loc[use_pooled, ["mean", "std"]] = [pooled_mean, pooled_sd]
-        if not pooled_sd or math.isnan(pooled_sd):
-            return frame["T"] * 0.0 + pooled_mean
-        z = (frame["T"] - frame["judge"].map(stats_["mean"])) / frame["judge"].map(stats_["std"])
-        return pooled_mean + pooled_sd * z
-    if method == "calibrated":
-        _, offsets = calibrate(frame)
-        return frame["T"] - frame["judge"].map(offsets)
-    if method == "borda":
-        rank = frame.groupby("judge")["T"].rank(ascending=False, method="average")
-        n = frame.groupby("judge")["T"].transform("count")
-        return pd.Series(np.where(n > 1, (n - rank) / (n - 1).where(n > 1, 1), 0.5), index=frame.index)
-    return frame["T"]
-
-
 def _min_ranks(values: np.ndarray) -> np.ndarray:
     """Rank 1 = highest, ties share the best rank ('min'), row by row, values rounded to 4 decimals."""
     rounded = -np.round(values, 4)
-    ordered = np.sort(rounded, axis=1)
-    return np.vstack([np.searchsorted(row_sorted, row, side="left") + 1
-                      for row_sorted, row in zip(ordered, rounded, strict=True)])
+    order = np.argsort(rounded, axis=1)  # equal values get the same rank in any order
+    ordered = np.take_along_axis(rounded, order, axis=1)
+    starts = np.empty(ordered.shape, dtype=bool)
+    starts[:, 0] = True  # every row starts a run, so one pass over the flattened array stays in its row
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    first = np.arange(ordered.size, dtype=np.int64).reshape(ordered.shape)
+    first[~starts] = 0
+    np.maximum.accumulate(first.ravel(), out=first.ravel())  # where each run of equals begins
+    first -= (np.arange(ordered.shape[0], dtype=np.int64) * ordered.shape[1] - 1)[:, None]
+    ranks = np.empty(values.shape, dtype=np.int64)
+    np.put_along_axis(ranks, order, first, axis=1)
+    return ranks
+
+
+MODEL_METHODS = ("zscore", "calibrated", "borda")
+
+
+@dataclass
+class _Layout:
+    """Counted reviews laid out for resampling: grouped by their entry's review count m (ascending),
+    entry by entry, judges sorted within an entry, so a group's slice reshapes to (entries, m)."""
+    entries: list  # entry names, sorted
+    groups: list  # (m, entry positions, slice of the review axis)
+    totals: np.ndarray  # T per review, in layout order
+    judge: np.ndarray  # judge code per review
+    m: np.ndarray  # review count per entry position
+    onehot: np.ndarray  # (reviews, judges): sums per judge are one matrix product
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> _Layout:
+        entries = sorted(frame["entry"].unique(), key=str)
+        judges = sorted(frame["judge"].unique(), key=str)
+        position = {e: n for n, e in enumerate(entries)}
+        counts = frame.groupby("entry")["T"].transform("count")
+        parts, groups, offset = [], [], 0
+        m_of = np.zeros(len(entries))
+        for m, group in frame.groupby(counts, sort=True):
+            group = group.sort_values(["entry", "judge"], kind="mergesort")
+            positions = np.array([position[e] for e in group["entry"].to_numpy()[::m]], dtype=np.intp)
+            groups.append((int(m), positions, slice(offset, offset + len(group))))
+            m_of[positions] = m
+            parts.append(group)
+            offset += len(group)
+        ordered = pd.concat(parts)
+        judge = pd.Categorical(ordered["judge"], categories=judges).codes.astype(np.intp)
+        onehot = np.zeros((len(judge), len(judges)))
+        onehot[np.arange(len(judge)), judge] = 1.0
+        return cls(entries=entries, groups=groups, totals=ordered["T"].to_numpy(dtype=float), judge=judge,
+                   m=m_of, onehot=onehot)
+
+    @property
+    def n_judges(self) -> int:
+        return self.onehot.shape[1]
+
+    def draw(self, rng: np.random.Generator, samples: int) -> np.ndarray:
+        """(samples, reviews): how often each review is drawn when every entry's m reviews are
+        resampled m times with replacement."""
+        out = np.zeros((samples, len(self.totals)))
+        for m, positions, where in self.groups:
+            picks = rng.integers(0, m, size=(samples, len(positions), m))
+            slots = picks + (np.arange(samples * len(positions)) * m).reshape(samples, -1, 1)
+            out[:, where] = np.bincount(slots.ravel(), minlength=slots.size).reshape(samples, -1)
+        return out
+
+    def per_entry(self, values: np.ndarray) -> np.ndarray:
+        """Sum (samples, reviews) per entry: (samples, entries), entries in sorted order."""
+        out = np.zeros((values.shape[0], len(self.entries)))
+        for m, positions, where in self.groups:
+            out[:, positions] = values[:, where].reshape(values.shape[0], -1, m).sum(axis=2)
+        return out
+
+
+def _tiny(values: np.ndarray) -> np.ndarray:
+    """A spread this small is rounding noise between equal scores (pandas reports those as 0)."""
+    return values < 1e-9
+
+
+def _resampled_zscore(layout: _Layout, w: np.ndarray) -> np.ndarray:
+    """`zscores` of every resample at once (w[b, r] copies of review r in resample b): each
+    judge's mean and sd, and the pooled ones, are recomputed from what was drawn."""
+    t, judge = layout.totals, layout.judge
+    n = w.sum(axis=1, keepdims=True)
+    pooled_mean = (w @ t)[:, None] / n
+    pooled_sd = np.sqrt((w * (t - pooled_mean) ** 2).sum(axis=1, keepdims=True) / np.maximum(n - 1, 1))
+    count = w @ layout.onehot
+    mean = ((w * t) @ layout.onehot) / np.maximum(count, 1)
+    sd = np.sqrt(((w * (t - mean[:, judge]) ** 2) @ layout.onehot) / np.maximum(count - 1, 1))
+    pooled = (count < 3) | _tiny(sd)
+    mean, sd = np.where(pooled, pooled_mean, mean), np.where(pooled, pooled_sd, sd)
+    flat = _tiny(pooled_sd) | (n < 2)  # one value, or all equal: every z is 0
+    z = np.where(flat, 0.0, (t - mean[:, judge]) / np.where(_tiny(sd), 1.0, sd)[:, judge])
+    return pooled_mean + np.where(flat, 0.0, pooled_sd) * layout.per_entry(w * z) / layout.m
+
+
+def _resampled_calibrated(layout: _Layout, w: np.ndarray, lam: float = 1.0) -> np.ndarray:
+    """`calibrate` refitted on every resample at once through the same judges' normal equations.
+    Every entry keeps its m reviews (n_i = m), and c_ij is how often j's review of i was drawn, so
+    the Schur complement is diag(n_j + λ) - Σ_i c_i c_iᵀ / m_i, summed one entry size at a time."""
+    samples, k = w.shape[0], layout.n_judges
+    sums = layout.per_entry(w * layout.totals)  # S_i
+    schur = np.zeros(samples * k * k)
+    rhs = (w * layout.totals) @ layout.onehot  # Y_j, less Σ_i c_ij S_i / m_i below
+    base = (np.arange(samples) * k * k)[:, None]
+    for m, positions, where in layout.groups:
+        drawn = w[:, where].reshape(samples, -1, m)
+        judges = layout.judge[where].reshape(-1, m)
+        cell = (judges[:, :, None] * k + judges[:, None, :]).reshape(1, -1)
+        outer = drawn[:, :, :, None] * drawn[:, :, None, :] / m
+        schur -= np.bincount((base + cell).ravel(), weights=outer.ravel(), minlength=samples * k * k)
+        share = drawn * (sums[:, positions] / m)[:, :, None]
+        rhs -= share.reshape(samples, -1) @ layout.onehot[where]
+    schur = schur.reshape(samples, k, k)
+    diagonal = np.arange(k)
+    schur[:, diagonal, diagonal] += w @ layout.onehot + lam
+    offsets = np.linalg.solve(schur, rhs[:, :, None])[:, :, 0]
+    return (sums - layout.per_entry(w * offsets[:, layout.judge])) / layout.m
+
+
+def _resampled_borda(layout: _Layout, w: np.ndarray) -> np.ndarray:
+    """`borda` of every resample at once: each judge ranks the copies drawn of their reviews (equal
+    totals share the average rank), β = (n_j - r) / (n_j - 1), 0.5 when a judge has one copy."""
+    t, judge = layout.totals, layout.judge
+    order = np.lexsort((-t, judge))  # by judge, best total first
+    sorted_judge, sorted_t = judge[order], t[order]
+    new_block = np.r_[True, (sorted_judge[1:] != sorted_judge[:-1]) | (sorted_t[1:] != sorted_t[:-1])]
+    starts = np.flatnonzero(new_block)
+    block_of = np.cumsum(new_block) - 1  # block of each sorted review
+    block_judge = sorted_judge[starts]
+    first_block = np.r_[0, np.flatnonzero(block_judge[1:] != block_judge[:-1]) + 1]
+    first_of = first_block[np.cumsum(np.r_[True, block_judge[1:] != block_judge[:-1]]) - 1]
+    equal = np.add.reduceat(w[:, order], starts, axis=1)  # copies per (judge, total)
+    before = np.cumsum(equal, axis=1) - equal
+    greater = before - before[:, first_of]
+    n = (w @ layout.onehot)[:, block_judge]
+    rank = greater + (equal + 1) / 2
+    beta = np.where(n > 1, (n - rank) / np.where(n > 1, n - 1, 1), 0.5)
+    per_review = np.empty_like(w)
+    per_review[:, order] = beta[:, block_of]
+    return layout.per_entry(w * per_review) / layout.m
+
+
+_RESAMPLED = {"zscore": _resampled_zscore, "calibrated": _resampled_calibrated, "borda": _resampled_borda}
 
 
 def rank_intervals(reviews: pd.DataFrame, method: str, *, samples: int = 1000,
                    seed: int = 0) -> tuple[pd.Series, pd.Series]:
-    """Bootstrap: resample each entry's reviews with replacement B times, recombine them with the
-    method, re-rank, and report the 2.5-97.5 % rank interval. For the model-based methods each review
-    keeps its judge adjustment (the judges' offsets are estimated once, on all the data), so every
-    resample is a vector operation and 10,000 entries take seconds. Seeded: same data, same interval."""
+    """Bootstrap: resample each entry's reviews with replacement B times, recompute the method on
+    each resample, re-rank, and report the 2.5-97.5 % rank interval. The model-based methods are
+    refitted on every resample (the judges' means, sds, offsets or rankings come from what was
+    drawn), so their intervals include the uncertainty of those adjustments. Seeded: same data, same
+    interval."""
     frame = _frame(reviews)
     entries = sorted(frame["entry"].unique(), key=str)
     if samples <= 0 or not entries:
         ranks = _ranks(frame, method)
         return ranks, ranks
     rng = np.random.default_rng(seed)
-    frame = frame.assign(x=_per_review_values(frame, method).to_numpy())
-    position = {e: n for n, e in enumerate(entries)}
     values = np.zeros((samples, len(entries)))
-    counts = frame.groupby("entry")["x"].transform("count")
-    for m, group in frame.groupby(counts, sort=True):  # entries with m reviews, resampled together
-        group = group.sort_values(["entry", "judge"], kind="mergesort")
-        names = group["entry"].to_numpy()[::m]
-        matrix = group["x"].to_numpy().reshape(-1, m)
-        columns = [position[e] for e in names]
-        for start in range(0, samples, 100):
-            chunk = min(100, samples - start)
-            picks = rng.integers(0, m, size=(chunk, len(names), m))
-            values[start:start + chunk, columns] = _reduce(np.take_along_axis(
-                np.broadcast_to(matrix, (chunk, *matrix.shape)), picks, axis=2), method)
+    if method in MODEL_METHODS:
+        layout = _Layout.of(frame)
+        # Batches sized so the per-batch arrays stay near 4 million numbers whatever the design.
+        width = sum(len(positions) * m * m for m, positions, _ in layout.groups) + len(frame) * layout.n_judges
+        batch = int(np.clip(4_000_000 // max(width, 1), 1, 100))
+        for start in range(0, samples, batch):
+            chunk = min(batch, samples - start)
+            values[start:start + chunk] = _RESAMPLED[method](layout, layout.draw(rng, chunk))
+    else:
+        position = {e: n for n, e in enumerate(entries)}
+        counts = frame.groupby("entry")["T"].transform("count")
+        for m, group in frame.groupby(counts, sort=True):  # entries with m reviews, resampled together
+            group = group.sort_values(["entry", "judge"], kind="mergesort")
+            names = group["entry"].to_numpy()[::m]
+            matrix = group["T"].to_numpy().reshape(-1, m)
+            columns = [position[e] for e in names]
+            for start in range(0, samples, 100):
+                chunk = min(100, samples - start)
+                picks = rng.integers(0, m, size=(chunk, len(names), m))
+                values[start:start + chunk, columns] = _reduce(np.take_along_axis(
+                    np.broadcast_to(matrix, (chunk, *matrix.shape)), picks, axis=2), method)
     ranks = _min_ranks(values)
     low = np.floor(np.percentile(ranks, 2.5, axis=0))
     high = np.ceil(np.percentile(ranks, 97.5, axis=0))
@@ -312,32 +442,24 @@ def rank_intervals(reviews: pd.DataFrame, method: str, *, samples: int = 1000,
 
 
 def leave_one_judge_out(reviews: pd.DataFrame, method: str) -> tuple[pd.Series, pd.Series]:
-    """Drop each judge in turn and re-rank: the largest rank change per entry and the judge causing it."""
+    """Drop each judge in turn and re-rank: the largest rank change per entry and the judge causing it
+    (the first judge in name order when several cause the same change)."""
     frame = _frame(reviews)
     base = _ranks(frame, method)
-    change = pd.Series(0, index=base.index, dtype=int)
-    culprit = pd.Series(None, index=base.index, dtype=object)
+    change = np.zeros(len(base), dtype=int)
+    culprit = np.full(len(base), None, dtype=object)
     for judge in sorted(frame["judge"].unique(), key=str):
         rest = frame[frame["judge"] != judge]
         if rest.empty:
             continue
-        moved = (_ranks(rest, method) - base.reindex(_ranks(rest, method).index)).abs()
-        for entry, delta in moved.items():
-            if delta > change[entry]:
-                change[entry], culprit[entry] = int(delta), judge
-    return change, culprit
+        ranks = _ranks(rest, method)
+        moved = (ranks - base.reindex(ranks.index)).abs().reindex(base.index).fillna(0).to_numpy(dtype=int)
+        larger = moved > change
+        change[larger], culprit[larger] = moved[larger], judge
+    return pd.Series(change, index=base.index), pd.Series(culprit, index=base.index, dtype=object)
 
 
 # --- statistics shown to staff (section 6) ----------------------------------------------------------
-
-
-def describe(values: Iterable[float]) -> dict[str, float | int | None]:
-    series = pd.Series(list(values), dtype=float).dropna()
-    if series.empty:
-        return {"n": 0, "mean": None, "sd": None, "median": None, "min": None, "max": None}
-    return {"n": int(series.count()), "mean": float(series.mean()),
-            "sd": float(series.std(ddof=1)) if len(series) > 1 else None, "median": float(series.median()),
-            "min": float(series.min()), "max": float(series.max())}
 
 
 def judge_table(reviews: pd.DataFrame, lam: float = 1.0) -> pd.DataFrame:
@@ -376,24 +498,35 @@ def judge_table(reviews: pd.DataFrame, lam: float = 1.0) -> pd.DataFrame:
 
 def krippendorff_alpha_interval(wide: pd.DataFrame) -> float | None:
     """Krippendorff's alpha, interval metric: rows are judges, columns entries (units), NaN = not
-    reviewed. Units with fewer than two values are not pairable and are left out. Sums of squared
-    differences use Σ_{a≠b} (x_a - x_b)^2 = 2 m Σx^2 - 2 (Σx)^2, so memory stays linear."""
+    reviewed."""
     long = wide.stack().rename("v").reset_index()
-    unit = long.columns[1]
-    m = long.groupby(unit)["v"].transform("count")
-    long = long[m >= 2]
-    if len(long) < 2:
-        return None
-    long = long.assign(v2=long["v"] ** 2)
-    grouped = long.groupby(unit)
-    size, total, squares = grouped["v"].count(), grouped["v"].sum(), grouped["v2"].sum()
-    n = float(size.sum())
-    observed = float(((2 * size * squares - 2 * total ** 2) / (size - 1)).sum()) / n
-    all_sum, all_squares = float(long["v"].sum()), float((long["v"] ** 2).sum())
-    expected = (2 * n * all_squares - 2 * all_sum ** 2) / (n * (n - 1))
-    if expected <= 1e-12:
-        return None
-    return float(1 - observed / expected)
+    alphas = alpha_interval_by(long.assign(group=0), unit=long.columns[1])
+    return alphas.get(0)
+
+
+def alpha_interval_by(long: pd.DataFrame, *, unit: str, group: str = "group", value: str = "v",
+                      ) -> dict[object, float | None]:
+    """Krippendorff's alpha (interval) of every group of a long frame at once (one value per coder
+    and unit; NaN values dropped). Units with fewer than two values are not pairable and are left
+    out. Sums of squared differences use Σ_{a≠b} (x_a - x_b)^2 = 2 m Σx^2 - 2 (Σx)^2, so memory
+    stays linear."""
+    long = long.loc[long[value].notna(), [group, unit, value]]
+    groups = list(pd.unique(long[group]))
+    long = long.assign(v2=long[value] ** 2)
+    per_unit = long.groupby([group, unit], sort=False).agg(m=(value, "count"), x=(value, "sum"), x2=("v2", "sum"))
+    per_unit = per_unit[per_unit["m"] >= 2]
+    per_unit = per_unit.assign(d=(2 * per_unit["m"] * per_unit["x2"] - 2 * per_unit["x"] ** 2) / (per_unit["m"] - 1))
+    sums = per_unit.groupby(level=0, sort=False).agg(n=("m", "sum"), d=("d", "sum"), x=("x", "sum"),
+                                                      x2=("x2", "sum"))
+    out: dict[object, float | None] = dict.fromkeys(groups)
+    for key, row in sums.iterrows():
+        n = float(row["n"])
+        if n < 2:
+            continue
+        expected = (2 * n * row["x2"] - 2 * row["x"] ** 2) / (n * (n - 1))
+        if expected > 1e-12:
+            out[key] = float(1 - (row["d"] / n) / expected)
+    return out
 
 
 def icc(wide: pd.DataFrame) -> dict[str, float | None]:
