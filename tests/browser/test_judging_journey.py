@@ -95,6 +95,10 @@ def test_judge_invitation_attestation_conflict_scoring_and_staff_approval(browse
         page.get_by_role("link", name=codes[2]).click()
     judge.after_navigation()
     page.get_by_label("Score from 1 to 5").first.fill("2")
+    # Typing is saved in the background: the status says so and a reload shows the value kept.
+    page.wait_for_function("() => document.querySelector('.site-autosave-status').textContent.includes('saved at')")
+    judge.visit(page.url)
+    assert page.get_by_label("Score from 1 to 5").first.input_value() == "2"
     page.get_by_label("Score from 1 to 5").nth(1).fill("3")
     judge.submit("Submit review")
     judge.visit("/judging/")

@@ -6,7 +6,8 @@
     var status = form.querySelector(".site-autosave-status");
     var timer = null;
     function save() {
-      fetch(form.action || window.location.href, {
+      // getAttribute: form.action would be the submit buttons named "action" on the scoring form.
+      fetch(form.getAttribute("action") || window.location.href, {
         method: "POST", body: new FormData(form), headers: { "Accept": "application/json" }, credentials: "same-origin"
       }).then(function (response) {
         if (!response.ok) { throw new Error(String(response.status)); }
