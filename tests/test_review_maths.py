@@ -79,8 +79,14 @@ def test_blank_means_not_scored():
 def test_v2_required_missing_only_on_submit():
     assert review_errors(RUBRIC, {"technical": 4}, {}, submitting=False) == {}
     errors = review_errors(RUBRIC, {"technical": 4}, {}, submitting=True)
-    assert set(errors) == {"impact"}  # feasibility is optional
+    # Feasibility is optional but weighted: skipping it would leave coverage 5/6 < min_coverage 1.0 and a
+    # submitted review that silently does not count (R2), so submitting asks for it, saying why.
+    assert set(errors) == {"impact", "feasibility"}
     assert "required" in errors["impact"]
+    assert "counts toward the ranking only when every such criterion has a score" in errors["feasibility"]
+    # Optional criteria outside the total can be skipped.
+    extra = [*RUBRIC[:2], C("notes", 0, 1, 5, required=False), C("fit", 0, 1, 5, required=False, independent=True)]
+    assert review_errors(extra, {"technical": 4, "impact": 5}, {}, submitting=True) == {}
 
 
 def test_v3_comment_rules():

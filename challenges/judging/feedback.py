@@ -110,7 +110,7 @@ def for_vendor(submission: Submission) -> dict[str, Any]:
     mine = totals[totals["entry"] == submission.public_code]["T"] if len(totals) else []
     field_totals = totals.groupby("entry")["T"].mean() if len(totals) else None
     return {"submission": submission, "phase": phase, "criteria": criteria, "overall": overall,
-            "reviews": len(reviews), "total": round(float(mine.mean()), 2) if len(mine) else None,
+            "reviews": len(mine), "total": round(float(mine.mean()), 2) if len(mine) else None,
             "field": None if field_totals is None else {
                 "entries": len(field_totals), "min": round(float(field_totals.min()), 2),
                 "median": round(float(field_totals.median()), 2), "max": round(float(field_totals.max()), 2)}}

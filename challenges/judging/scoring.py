@@ -89,6 +89,13 @@ def comment_needed(criterion: CriterionLike, value: float | None) -> bool:
     return False
 
 
+def must_score(criterion: CriterionLike) -> bool:
+    """Required, or part of the total. A review that skips a weighted criterion has coverage below 1
+    and would not count (SCORING.md section 2, min_coverage 1.0), so it cannot be submitted that way:
+    'optional' only lets a judge skip criteria outside the total."""
+    return bool(criterion.required) or (not criterion.independent and float(criterion.weight or 0) > 0)
+
+
 def review_errors(criteria: Iterable[CriterionLike], values: Mapping[str, float | None],
                   comments: Mapping[str, str], *, submitting: bool) -> dict[str, str]:
     """Errors keyed by criterion key. A draft is checked for V1 only; submitting adds V2 and V3."""
@@ -102,8 +109,10 @@ def review_errors(criteria: Iterable[CriterionLike], values: Mapping[str, float 
                 continue
         if not submitting:
             continue
-        if value is None and criterion.required:
-            errors[criterion.key] = f"Score {criterion.name}: it is required."
+        if value is None and must_score(criterion):
+            errors[criterion.key] = (f"Score {criterion.name}: it is required." if criterion.required else
+                                     f"Score {criterion.name}: it counts toward the total, and a review "
+                                     "counts toward the ranking only when every such criterion has a score.")
             continue
         comment = (comments.get(criterion.key) or "").strip()
         if comment_needed(criterion, value):

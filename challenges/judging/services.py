@@ -45,7 +45,7 @@ from .models import (
     ReviewRevision,
     Score,
 )
-from .scoring import ReviewTotal, parse_value, review_errors, review_total
+from .scoring import ReviewTotal, must_score, parse_value, review_errors, review_total
 
 ATTESTATION_TEXT = """\
 **Non-disclosure.** I will keep every application, file, score and discussion of this challenge
@@ -1008,7 +1008,7 @@ def total_of(review: Review) -> ReviewTotal:
 
 def completion(review: Review | None, rubric: Rubric) -> int:
     """Share of the required criteria scored, for the progress shown to the judge."""
-    required = [c for c in rubric.criteria if c.required]
+    required = [c for c in rubric.criteria if must_score(c)]
     if not required:
         return 100 if review is not None else 0
     values = review.values() if review is not None else {}

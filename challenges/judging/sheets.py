@@ -42,7 +42,8 @@ def build_sheets(job: jobs.Job | None = None, *, phase_id: int) -> dict[str, Any
     for start in range(0, max(len(entries), 1), CHUNK):
         chunk = entries[start:start + CHUNK]
         html = render_template("judging/print/score_sheets.html", phase=phase, challenge=phase.challenge,
-                               entries=chunk, rubric=phase.rubric, title_of=services.entry_title)
+                               entries=chunk, rubric=phase.rubric, title_of=services.entry_title,
+                               must_score=services.must_score)
         documents.append(HTML(string=html).render())
         done = min(start + CHUNK, len(entries))
         jobs.set_progress(job, 90 * done // max(len(entries), 1), f"{done} of {len(entries)} sheets")

@@ -227,7 +227,7 @@ def entry(assignment_id: int):
         view=services.blind_view(assignment.submission, blind), rubric=rubric, review=review, values=values,
         comments=comments, overall=overall, errors=errors, others=services.others_reviews(assignment),
         total=services.total_of(review) if review else None, open=services.judging_open(phase),
-        complete=services.completion(review, rubric), total_of=services.total_of,
+        complete=services.completion(review, rubric), total_of=services.total_of, must_score=services.must_score,
     ), 400 if errors else 200
 
 
