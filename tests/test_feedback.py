@@ -45,6 +45,10 @@ def test_nothing_before_release_then_anonymised_feedback(client, login_as, db, r
 
     hidden = db.session.execute(select(Score).where(Score.comment == f"Comment 1 on {mine.public_code}")).scalar_one()
     feedback.set_redaction(actor=staff, target=hidden, redacted=True)
+    with pytest.raises(Conflict, match="Close judging"):
+        feedback.release(actor=staff, phase=phase)  # judges could still change what vendors read
+    assert phase.feedback_released_at is None
+    judging.close_judging(actor=staff, phase=phase)
     sent = feedback.release(actor=staff, phase=phase)
     db.session.commit()
     assert sent == 2
@@ -82,5 +86,11 @@ def test_staff_feedback_page_hides_and_releases(client, login_as, db, reviewed):
     db.session.expire_all()
     assert db.session.get(Score, score.id).comment_redacted
     assert client.post(url, data={"action": "score-999999"}).status_code == 404
+    assert "Close judging</a> before releasing feedback" in client.get(url).text
+    assert "Release feedback</button>" not in client.get(url).text
+    assert client.post(url, data={"action": "release"}).status_code == 409  # refused, nothing released
+    judging.close_judging(actor=staff, phase=phase)
+    db.session.commit()
+    assert "Release feedback</button>" in client.get(url).text
     assert client.post(url, data={"action": "release"}).status_code == 302
     assert "Released" in client.get(url).text

@@ -211,6 +211,21 @@ def test_proposal_goes_stale_when_conflicts_change(db, staff, phase, entries):
     assert db.session.execute(select(func.count(Assignment.id))).scalar_one() == 0
 
 
+def test_no_assignment_once_judging_is_over(db, staff, phase, entries):
+    """Judges could not score new pairs after judging closed: proposing and approving are refused until
+    staff reopen judging."""
+    [make_judge(phase, f"o{n}@agency.gov") for n in range(3)]
+    run = judging.propose(actor=staff, phase=phase, k=2)
+    judging.close_judging(actor=staff, phase=phase)
+    with pytest.raises(Conflict, match="Reopen judging"):
+        judging.approve_run(actor=staff, run=run)
+    with pytest.raises(Conflict, match="Reopen judging"):
+        judging.propose(actor=staff, phase=phase, k=2)
+    assert run.status == "proposed" and db.session.execute(select(func.count(Assignment.id))).scalar_one() == 0
+    judging.close_judging(actor=staff, phase=phase, reopen=True)
+    assert len(judging.approve_run(actor=staff, run=run)) == 2 * len(entries)
+
+
 def test_infeasible_names_entries_by_code(db, staff, phase, entries):
     judges = [make_judge(phase, f"i{n}@agency.gov") for n in range(2)]
     with pytest.raises(ValidationFailed) as err:

@@ -74,6 +74,9 @@ def test_a_comment_cannot_make_the_renderer_fetch(db, panel_p):  # noqa: F811
 
     score = db.session.execute(select(Score)).scalars().first()
     score.comment = '<img src="http://169.254.169.254/x">'
+    from challenges.judging import services as judging
+
+    judging.close_judging(actor=get_system_user(), phase=_phase(db))
     feedback.release(actor=get_system_user(), phase=_phase(db))
     db.session.commit()
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(feedback.pdf(

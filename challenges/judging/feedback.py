@@ -52,6 +52,11 @@ def release(*, actor: User, phase: Phase) -> int:
     require_staff(actor)
     if phase.feedback_released_at is not None:
         raise Conflict("Feedback for this phase was already released.")
+    from .services import judging_over
+
+    if not judging_over(phase):
+        raise Conflict("Close judging for this phase first (Progress page): feedback released while judges "
+                       "are still scoring would change after vendors have read it.")
     phase.feedback_released_at = utcnow()
     sent = 0
     for entry in db.session.execute(select(Submission).where(Submission.phase_id == phase.id,

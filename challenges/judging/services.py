@@ -692,6 +692,12 @@ def forbidden_matrix(members: list[Any], subs: list[Any], pairs: set[tuple[int, 
     return forbidden
 
 
+def _refuse_when_over(phase: Phase) -> None:
+    if judging_over(phase):
+        raise ConflictError("Judging for this phase is over, so judges could not score new assignments. "
+                            "Reopen judging first (Progress page) if the panel must score again.")
+
+
 def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = None, max_load: int | None = None,
             agency_cap: int | None = None, seed: int = 0) -> AssignmentRun:
     """Solve and store a proposal; nothing changes for judges until `approve_run`."""
@@ -708,6 +714,7 @@ def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = 
         errors["agency_cap"] = "The agency cap must be at least 1."
     if errors:
         raise ValidationFailed("Please correct the assignment settings.", errors)
+    _refuse_when_over(phase)
     whole_panel = panel(phase)
     detect_suspected(phase, whole_panel)
     members, subs, locked, movable, gone = _problem_inputs(phase, mode, whole_panel)
@@ -763,6 +770,7 @@ def approve_run(*, actor: User, run: AssignmentRun) -> list[Assignment]:
     if run.status != "proposed":
         raise ConflictError("This proposal was already decided.")
     phase = db.session.get(Phase, run.phase_id)
+    _refuse_when_over(phase)
     whole_panel = panel(phase)
     detect_suspected(phase, whole_panel)
     try:
@@ -848,6 +856,13 @@ def import_pairs(*, actor: User, phase: Phase, text: str) -> int:
 
 
 # --- reviews ----------------------------------------------------------------------------------
+
+
+def judging_over(phase: Phase, now: datetime | None = None) -> bool:
+    """Staff closed judging, or the challenge's results are out: scores will not change any more."""
+    now = now or utcnow()
+    return (phase.judging_closed_at is not None and now >= phase.judging_closed_at) or \
+        phase.challenge.status in (ChallengeStatus.RESULTS_PUBLISHED.value, ChallengeStatus.ARCHIVED.value)
 
 
 def judging_open(phase: Phase, now: datetime | None = None) -> bool:

@@ -513,7 +513,7 @@ def feedback(slug: str, phase_id: int):
     entries = services.entries(phase)
     reviews = {e.id: feedback_service.counted_reviews(e) for e in entries}
     return render_template("judging/staff/feedback.html", challenge=challenge, phase=phase, entries=entries,
-                           reviews=reviews)
+                           reviews=reviews, judging_over=services.judging_over(phase))
 
 
 @bp.route(BASE + "/award-report", methods=["POST"])
