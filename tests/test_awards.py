@@ -91,6 +91,27 @@ def test_flagged_entries_need_an_override(db, judged):
     assert award.flags_at_award == ["provisional"]
 
 
+def test_one_award_per_entry_and_no_more_than_the_prize_total(db, judged):
+    challenge, phase, entries, author, _ = judged
+    challenge.prize_total = 60_000
+    why = {"justification": "Strong.", "override_reason": "The panel agreed."}
+    awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First", amount=50_000,
+                        **why)
+    with pytest.raises(ValidationFailed) as err:
+        awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=2, title="Second",
+                            amount=5_000, **why)
+    assert "already has an award" in err.value.errors["entry"]
+    with pytest.raises(ValidationFailed) as err:
+        awards.record_award(actor=author, phase=phase, submission=entries["E2"], place=2, title="Second",
+                            amount=20_000, **why)
+    assert err.value.errors["amount"] == ("The challenge's prize total is $60,000; $50,000 is already awarded, "
+                                          "so at most $10,000 is left.")
+    assert len(awards.awards_of(phase)) == 1
+    second = awards.record_award(actor=author, phase=phase, submission=entries["E2"], place=2, title="Second",
+                                 amount=10_000, **why)
+    assert second.amount == 10_000
+
+
 def test_awards_page_over_http(client, login_as, db, judged):
     _challenge, phase, entries, author, approver = judged
     url = f"/staff/challenges/awarded/phases/{phase.id}/awards"

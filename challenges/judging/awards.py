@@ -50,6 +50,15 @@ def record_award(*, actor: User, phase: Phase, submission: Submission, place: in
     if flags and not override_reason.strip():
         errors["override_reason"] = (f"This entry is flagged {', '.join(f.replace('_', ' ') for f in flags)}: "
                                      "give the panel's reason for awarding it anyway.")
+    others = [a for phase_ in phase.challenge.phases for a in awards_of(phase_)]
+    if "entry" not in errors and any(a.submission_id == submission.id and a.phase_id == phase.id for a in others):
+        errors["entry"] = (f"{submission.public_code} already has an award in this phase; withdraw it first "
+                           "to record a different one.")
+    prize_total = phase.challenge.prize_total or 0
+    if "amount" not in errors and prize_total and sum(a.amount or 0 for a in others) + amount > prize_total:
+        awarded = sum(a.amount or 0 for a in others)
+        errors["amount"] = (f"The challenge's prize total is ${prize_total:,}; ${awarded:,} is already awarded, "
+                            f"so at most ${max(prize_total - awarded, 0):,} is left.")
     if errors:
         raise ValidationFailed("Please correct the award.", errors)
     award = Award(phase_id=phase.id, submission_id=submission.id, place=place, title=title.strip()[:200],

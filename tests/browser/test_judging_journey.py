@@ -57,6 +57,11 @@ def test_judge_invitation_attestation_conflict_scoring_and_staff_approval(browse
     assert "Approved: 9 assignment(s)" in office.page.content()
     office.visit(f"{panel}/progress")
     assert "0 of 9 reviews submitted" in office.page.content()
+    # The ten section tabs wrap: the page never scrolls sideways on a 1280-pixel screen, nor on a phone.
+    assert office.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    office.page.set_viewport_size({"width": 390, "height": 800})
+    assert office.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    office.page.set_viewport_size({"width": 1280, "height": 720})
 
     # The judge declares a conflict with the first entry: it leaves the queue.
     judge.visit("/judging/")
