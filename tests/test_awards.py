@@ -123,7 +123,13 @@ def test_awards_page_over_http(client, login_as, db, judged):
                                   "amount": "100", "justification": "Best.",
                                   "override_reason": "Panel decision."}).status_code == 302
     award = db.session.execute(select(Award)).scalar_one()
-    assert client.post(f"/staff/awards/{award.id}", data={"decision": "approve"}).status_code == 403
+    assert "Waiting for another staff member to approve" in client.get(url).text
+    own = client.post(f"/staff/awards/{award.id}", data={"decision": "approve"}, follow_redirects=True)
+    assert own.status_code == 200 and "Another staff member must approve an award you recorded." in own.text
+    no_reason = client.post(f"/staff/awards/{award.id}", data={"decision": "withdraw"}, follow_redirects=True)
+    assert "Say why the award is withdrawn." in no_reason.text
+    db.session.expire_all()
+    assert db.session.get(Award, award.id).status == "proposed"
     login_as(approver)
     assert client.post(f"/staff/awards/{award.id}", data={"decision": "approve"}).status_code == 302
     published = client.post("/staff/challenges/awarded/publish-results")

@@ -88,7 +88,10 @@ def test_staff_feedback_page_hides_and_releases(client, login_as, db, reviewed):
     assert client.post(url, data={"action": "score-999999"}).status_code == 404
     assert "Close judging</a> before releasing feedback" in client.get(url).text
     assert "Release feedback</button>" not in client.get(url).text
-    assert client.post(url, data={"action": "release"}).status_code == 409  # refused, nothing released
+    refused = client.post(url, data={"action": "release"}, follow_redirects=True)  # refused, nothing released
+    assert refused.status_code == 200 and "Close judging for this phase first" in refused.text
+    db.session.expire_all()
+    assert db.session.get(type(phase), phase.id).feedback_released_at is None
     judging.close_judging(actor=staff, phase=phase)
     db.session.commit()
     assert "Release feedback</button>" in client.get(url).text

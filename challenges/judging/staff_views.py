@@ -62,6 +62,13 @@ def _back(endpoint: str, phase) -> Response:
     return redirect(url_for(endpoint, slug=phase.challenge.slug, phase_id=phase.id))
 
 
+def _refused(exc: DomainError) -> None:
+    """A row action that cannot be done: say why on the page it came from, change nothing."""
+    db.session.rollback()
+    details = " ".join(v for v in (exc.errors or {}).values() if v and v != exc.message)
+    flash(f"{exc.message} {details}".strip(), "error")
+
+
 @bp.route(BASE + "/panel", methods=["GET", "POST"])
 @staff_required
 def panel(slug: str, phase_id: int):
@@ -252,10 +259,15 @@ def remove_assignment(assignment_id: int):
     if assignment is None:
         raise NotFound("No such assignment.")
     _csrf_ok()
-    services.unassign(actor=current_user, assignment=assignment, reason=request.form.get("reason", ""))
-    db.session.commit()
-    flash("Assignment withdrawn.", "success")
-    return _back("panel.assignments", assignment.panel_member.phase)
+    phase = assignment.panel_member.phase
+    try:
+        services.unassign(actor=current_user, assignment=assignment, reason=request.form.get("reason", ""))
+    except DomainError as exc:
+        _refused(exc)
+    else:
+        db.session.commit()
+        flash("Assignment withdrawn.", "success")
+    return _back("panel.assignments", phase)
 
 
 @bp.route(BASE + "/progress", methods=["GET", "POST"])
@@ -458,14 +470,20 @@ def decide_award(award_id: int):
     if award is None:
         raise NotFound("No such award.")
     _csrf_ok()
-    if request.form.get("decision") == "approve":
-        award_service.approve_award(actor=current_user, award=award)
-        flash("Award approved.", "success")
+    phase = award.phase
+    try:
+        if request.form.get("decision") == "approve":
+            award_service.approve_award(actor=current_user, award=award)
+            done = "Award approved."
+        else:
+            award_service.withdraw_award(actor=current_user, award=award, reason=request.form.get("reason", ""))
+            done = "Award withdrawn."
+    except DomainError as exc:
+        _refused(exc)
     else:
-        award_service.withdraw_award(actor=current_user, award=award, reason=request.form.get("reason", ""))
-        flash("Award withdrawn.", "success")
-    db.session.commit()
-    return _back("panel.awards", award.phase)
+        db.session.commit()
+        flash(done, "success")
+    return _back("panel.awards", phase)
 
 
 @bp.route("/challenges/<slug>/publish-results", methods=["POST"])
@@ -475,7 +493,13 @@ def publish_results(slug: str):
 
     challenge = get_challenge(slug)
     _csrf_ok()
-    sent = award_service.publish_results(actor=current_user, challenge=challenge)
+    try:
+        sent = award_service.publish_results(actor=current_user, challenge=challenge)
+    except DomainError as exc:
+        _refused(exc)
+        phase = next((p for p in challenge.phases if p.id == request.form.get("phase_id", type=int)),
+                     challenge.phases[0])
+        return _back("panel.awards", phase)
     db.session.commit()
     flash(f"Results published; {sent} email(s) to applicants are on their way.", "success")
     return redirect(url_for("results.winners", slug=challenge.slug))
@@ -494,7 +518,11 @@ def feedback(slug: str, phase_id: int):
         _csrf_ok()
         action = request.form.get("action", "")
         if action == "release":
-            sent = feedback_service.release(actor=current_user, phase=phase)
+            try:
+                sent = feedback_service.release(actor=current_user, phase=phase)
+            except DomainError as exc:
+                _refused(exc)
+                return _back("panel.feedback", phase)
             flash(f"Feedback released; {sent} email(s) to applicants are on their way.", "success")
         elif action.startswith(("score-", "review-")):
             kind, _, raw_id = action.partition("-")
