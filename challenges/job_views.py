@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from dataclasses import dataclass
+
+from flask import Blueprint, render_template, url_for
 
 from .accounts.permissions import staff_required
 from .errors import NotFound
 from .extensions import db
 from .jobs import Job
+from .models import Phase
 from .storage import get_storage
 
 bp = Blueprint("jobs", __name__, url_prefix="/staff/jobs")
@@ -20,11 +23,40 @@ def _job(job_id: str) -> Job:
     return job
 
 
+@dataclass(frozen=True)
+class JobPage:
+    title: str
+    result: str  # what the download is, after its size and SHA-256
+    back_endpoint: str  # where the job was started (phase pages take slug and phase_id)
+    back_label: str
+
+
+JOB_PAGES = {
+    "applications.zip": JobPage("Files of the phase as one ZIP", "The archive contains manifest.csv with every "
+                                "file’s size and SHA-256.", "applications.index", "Back to the applications"),
+    "reports.award": JobPage("Award report (PDF)", "A tagged PDF; every page’s footer carries the data fingerprint "
+                             "of the scores it was computed from.", "panel.leaderboard", "Back to the leaderboard"),
+    "judging.score_sheets": JobPage("Blank score sheets (PDF)", "One sheet per entry, with the criterion keys the "
+                                    "score import expects.", "panel.import_scores", "Back to score sheets and import"),
+    "community.newsletter": JobPage("Sending the newsletter", "", "community_staff.newsletters",
+                                    "Back to the newsletters"),
+}
+
+
 @bp.route("/<job_id>")
 @staff_required
 def show(job_id: str):
     """Refreshes itself (meta refresh, no script needed) until the job finishes."""
-    return render_template("jobs/show.html", job=_job(job_id))
+    job = _job(job_id)
+    page = JOB_PAGES.get(job.name, JobPage(job.name, "", "", ""))
+    back = None
+    if page.back_endpoint:
+        phase = db.session.get(Phase, job.params.get("phase_id") or 0) if "phase_id" in (job.params or {}) else None
+        if phase is not None:
+            back = url_for(page.back_endpoint, slug=phase.challenge.slug, phase_id=phase.id)
+        elif "phase_id" not in (job.params or {}):
+            back = url_for(page.back_endpoint)
+    return render_template("jobs/show.html", job=job, page=page, back=back)
 
 
 @bp.route("/<job_id>.json")

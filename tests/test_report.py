@@ -54,7 +54,10 @@ def test_report_job_is_cached_by_fingerprint(client, login_as, db, panel_p):  # 
     assert other.headers["Location"] != first.headers["Location"]  # other settings, other fingerprint
     jobs = db.session.execute(select(Job).where(Job.name == "reports.award")).scalars().all()
     assert len(jobs) == 2 and all(j.status == "done" for j in jobs)
-    pdf = client.get(first.headers["Location"].replace("/staff/jobs/", "/staff/jobs/", 1) + "/download")
+    page = client.get(first.headers["Location"]).text
+    assert "<h1>Award report (PDF)</h1>" in page and "data fingerprint" in page and "manifest.csv" not in page
+    assert f'href="/staff/challenges/panel-p/phases/{phase.id}/leaderboard">Back to the leaderboard' in page
+    pdf = client.get(first.headers["Location"] + "/download")
     assert pdf.status_code == 200 and pdf.data[:5] == b"%PDF-"
 
 
