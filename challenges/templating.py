@@ -43,4 +43,9 @@ def register_templating(app: Flask) -> None:
     app.jinja_env.globals["can_edit"] = can_edit
     app.jinja_env.globals["title_of"] = entry_title
     app.jinja_env.filters["local_iso"] = lambda m, zone: timezones.format_local_iso(m, zone) if m else ""
+    app.jinja_env.filters["local_human"] = lambda m, zone: timezones.format_human(m, zone) if m else ""
+    from .judging.statistics import METHOD_NAMES
+
+    app.jinja_env.filters["method_name"] = lambda method: METHOD_NAMES.get(method, method)
+    app.jinja_env.filters["flag_name"] = lambda flag: str(flag).replace("_", " ")
     app.jinja_env.filters["nl"] = lambda text: Markup("<br>").join(escape(text or "").split("\n"))

@@ -144,6 +144,11 @@ def test_staff_propose_approve_progress_and_remind(client, login_as, db, world):
     run = db.session.execute(select(AssignmentRun)).scalar_one()
     page = client.get(staff_url(phase, "assignments"))
     assert f"Proposal {run.id} (assign)" in page.text and "Approve and notify judges" in page.text
+    # Staff see which judges each entry would get before approving.
+    assert "The 6 proposed pairs, entry by entry" in page.text
+    for judge_id, entry_id in run.result["pairs"]:
+        row = page.text.split(f'<th scope="row">{next(s.public_code for s in subs if s.id == entry_id)}</th>')[1]
+        assert next(j.email for j in judges if j.id == judge_id) in row.split("</tr>")[0]
     approved = client.post(f"/staff/assignment-runs/{run.id}", data={"decision": "approve"})
     assert approved.status_code == 302
     assert db.session.execute(select(func.count(Assignment.id))).scalar_one() == 6

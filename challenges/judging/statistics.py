@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 METHODS = ("mean", "median", "trimmed", "zscore", "calibrated", "borda")
+METHOD_NAMES = {"mean": "mean", "median": "median", "trimmed": "trimmed mean", "zscore": "z-score",
+                "calibrated": "calibrated score", "borda": "Borda count"}
 DISAGREEMENT_SD = 20.0
 DISAGREEMENT_RANGE = 40.0
 
