@@ -97,3 +97,15 @@ def test_staff_feedback_page_hides_and_releases(client, login_as, db, reviewed):
     assert "Release feedback</button>" in client.get(url).text
     assert client.post(url, data={"action": "release"}).status_code == 302
     assert "Released" in client.get(url).text
+
+
+def test_statistics_page_names_criteria_and_shows_the_whole_scale(client, login_as, db, reviewed):
+    """Criteria by name with their scale; a histogram bar for every point of a 1-5 scale, given or not."""
+    phase, _, _, _, staff = reviewed
+    login_as(staff)
+    page = client.get(f"/staff/challenges/fed-back/phases/{phase.id}/statistics").text
+    assert '<th scope="row">Impact</th><td>1–5</td>' in page and "<h3>Impact (1–5)</h3>" in page
+    impact = page.split("<h3>Impact (1–5)</h3>")[1].split("</figure>")[0]
+    assert [f">score {n}<" in impact for n in range(1, 6)] == [True] * 5  # only 3 was ever given
+    judges = page.split("<h2>Judges</h2>")[1].split("<h2>Criteria</h2>")[0]
+    assert judges.count("few reviews</span>") == 2  # two judges with two reviews each: flagged as thin

@@ -417,15 +417,27 @@ def statistics(slug: str, phase_id: int):
     challenge, phase = _phase(slug, phase_id)
     data = results.phase_statistics(phase)
     leniency = charts.bar_chart(
-        [(j["judge"], j["calibration_offset"] or 0) for j in data["judges"]], diverging=True,
+        [(j["judge"], j["calibration_offset"] or 0) for j in data["judges"]], diverging=True, unit=" pts",
         title="Judge leniency (calibration offset)", desc="Points each judge adds to (right) or takes from "
         "(left) the entries they score, as estimated by the calibrated model. The table gives the figures.")
-    histograms = [(c, charts.bar_chart([(f"score {k}", v) for k, v in c["histogram"].items()],
-                                       title=f"Scores given for {c['criterion']}",
-                                       desc=f"How many times each score was given for {c['criterion']}."))
-                  for c in data["criteria"]]
+    rubric = {c.key: c for c in (phase.rubric.criteria if phase.rubric else [])}
+    histograms = []
+    for c in data["criteria"]:
+        criterion = rubric.get(c["criterion"])
+        name = criterion.name if criterion else c["criterion"]
+        counts = dict(c["histogram"])
+        points = round((criterion.scale_max - criterion.scale_min) / criterion.step) \
+            if criterion is not None and criterion.step else 0
+        if 0 < points <= 20:
+            # Every point of the scale, so a score nobody gave shows as an empty bar rather than vanishing.
+            scale = [criterion.scale_min + n * criterion.step for n in range(points + 1)]
+            counts = {results._num(v): counts.get(results._num(v), 0) for v in scale} | counts
+            counts = dict(sorted(counts.items()))
+        histograms.append((c, name, criterion, charts.bar_chart(
+            [(f"score {k:g}", v) for k, v in counts.items()], title=f"Scores given for {name}",
+            desc=f"How many times each score on the scale was given for {name}.")))
     return render_template("judging/staff/statistics.html", challenge=challenge, phase=phase, data=data,
-                           leniency=leniency, histograms=histograms)
+                           leniency=leniency, histograms=histograms, rubric=rubric)
 
 
 @bp.route(BASE + "/awards", methods=["GET", "POST"])
