@@ -57,6 +57,9 @@ def test_nothing_before_release_then_anonymised_feedback(client, login_as, db, r
     assert db.session.execute(select(OutboxMessage).where(OutboxMessage.template == "feedback_released",
                                                           OutboxMessage.to_addr == "owner@applicant.com")).scalar_one()
 
+    login_as(vendor)
+    dashboard = client.get("/vendor/").text
+    assert f'href="/vendor/applications/{mine.id}/feedback">Read your feedback' in dashboard
     data = feedback.for_vendor(mine)
     quality = next(c for c in data["criteria"] if c.key == "quality")
     assert quality.yours == 4.5 and (quality.field_min, quality.field_max) == (2.5, 4.5)
