@@ -285,8 +285,9 @@ def test_draft_then_submit_then_change_with_reason(db, staff, phase, entries):
     with pytest.raises(ValidationFailed) as err:
         judging.save_review(actor=judge.user, assignment=assignment, values=scores(quality=7, impact=2.5),
                             comments={}, submit=True)
-    assert err.value.errors == {"quality": "Score Quality from 1 to 5.",
-                                "impact": "Score Impact in steps of 1 from 1."}
+    assert err.value.errors == {
+        "quality": "Quality: 7 is outside the scale; enter a score from 1 to 5.",
+        "impact": "Impact: 2.5 is not on the scale; enter a whole number from 1 to 5."}
     review = judging.save_review(actor=judge.user, assignment=assignment, values=scores(quality=4, impact=5),
                                  comments={"quality": "Solid"}, overall_comment="Good", submit=True)
     db.session.commit()

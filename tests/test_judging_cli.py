@@ -75,8 +75,8 @@ def test_one_bad_row_rejects_the_whole_file_with_line_numbers(run_cli, db, setup
     result = run_cli("judging", "import-scores", "offline", path, "--phase", "phase-1")
     assert result.exit_code == 1
     out = result.output
-    assert "line 3:" in out and "Score Impact from 1 to 5." in out
-    assert "line 4:" in out and "steps of 1" in out
+    assert "line 3:" in out and "Impact: 9 is outside the scale; enter a score from 1 to 5." in out
+    assert "line 4:" in out and "enter a whole number from 1 to 5" in out
     assert "line 5: unknown criterion 'novelty'" in out
     assert "line 6: no entry with code or title 'NOPE-1'" in out
     assert "line 7: stranger@agency.gov is not on the panel" in out

@@ -81,7 +81,8 @@ def test_scoring_form_draft_autosave_submit_and_change(client, login_as, db, wor
     assert 'value="4"' in refused.text  # what was typed is kept
     json_refused = client.post(f"/judging/entries/{assignment.id}", data={"score-quality": "9"},
                                headers={"Accept": "application/json"})
-    assert json_refused.status_code == 400 and json_refused.json["errors"] == {"quality": "Score Quality from 1 to 5."}
+    assert json_refused.status_code == 400 and json_refused.json["errors"] == {
+        "quality": "Quality: 9 is outside the scale; enter a score from 1 to 5."}
     done = client.post(f"/judging/entries/{assignment.id}",
                        data={"score-quality": "4", "score-impact": "5", "action": "submit"})
     assert done.status_code == 302
@@ -93,6 +94,7 @@ def test_scoring_form_draft_autosave_submit_and_change(client, login_as, db, wor
     changed = client.post(f"/judging/entries/{assignment.id}", data={
         "score-quality": "3", "score-impact": "5", "action": "submit", "reason": "Second reading"})
     assert changed.status_code == 302
+    assert "Changes saved; the review history keeps what it said before." in client.get(changed.location).text
     assert db.session.execute(select(Review)).scalar_one().values() == {"quality": 3.0, "impact": 5.0}
 
 

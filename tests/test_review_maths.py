@@ -61,8 +61,11 @@ def test_v1_range_and_step(criterion, value, ok):
 
 
 def test_v1_messages_are_clear():
-    assert value_error(C("quality", 1, 1, 5), 9) == "Score Quality from 1 to 5."
-    assert value_error(C("quality", 1, 0, 1, step=0.1), 0.35) == "Score Quality in steps of 0.1 from 0."
+    assert value_error(C("quality", 1, 1, 5), 9) == "Quality: 9 is outside the scale; enter a score from 1 to 5."
+    assert value_error(C("quality", 1, 1, 5), 2.5) == ("Quality: 2.5 is not on the scale; enter a whole number "
+                                                      "from 1 to 5.")
+    assert value_error(C("quality", 1, 0, 1, step=0.1), 0.35) == (
+        "Quality: 0.35 is not on the scale; enter a score in steps of 0.1 (0, 0.1, …) from 0 to 1.")
 
 
 @pytest.mark.parametrize("raw", ["lots", "nan", "inf", "1e999x"])
@@ -99,5 +102,6 @@ def test_v3_comment_rules():
     rubric = [always, below, extremes]
     errors = review_errors(rubric, {"a": 3, "b": 1, "c": 5}, {"a": "too short"}, submitting=True)
     assert set(errors) == {"a", "b", "c"}
-    assert "at least 10 characters (now 9)" in errors["a"]
+    assert errors["a"] == "A: the comment needs at least 10 characters (it has 9)."
+    assert errors["b"] == "B: add a comment explaining this score."
     assert review_errors(rubric, {"a": 3, "b": 3, "c": 3}, {"a": "long enough now"}, submitting=True) == {}

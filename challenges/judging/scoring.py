@@ -68,10 +68,12 @@ def value_error(criterion: CriterionLike, value: float) -> str | None:
     """V1: within [min, max] and on the step grid (decimal arithmetic, so 0.1 steps work)."""
     low, high = criterion.scale_min, criterion.scale_max
     if value < low or value > high:
-        return f"Score {criterion.name} from {_fmt(low)} to {_fmt(high)}."
+        return f"{criterion.name}: {_fmt(value)} is outside the scale; enter a score from {_fmt(low)} to {_fmt(high)}."
     step = _dec(criterion.step)
     if step > 0 and (_dec(value) - _dec(low)) % step != 0:
-        return f"Score {criterion.name} in steps of {_fmt(criterion.step)} from {_fmt(low)}."
+        grid = "a whole number" if step == 1 and _dec(low) % 1 == 0 else \
+            f"a score in steps of {_fmt(criterion.step)} ({_fmt(low)}, {_fmt(low + criterion.step)}, …)"
+        return f"{criterion.name}: {_fmt(value)} is not on the scale; enter {grid} from {_fmt(low)} to {_fmt(high)}."
     return None
 
 
@@ -118,8 +120,9 @@ def review_errors(criteria: Iterable[CriterionLike], values: Mapping[str, float 
         if comment_needed(criterion, value):
             needed = max(criterion.min_comment_chars or 0, 1)
             if len(comment) < needed:
-                errors[criterion.key] = (f"Explain the score for {criterion.name} in at least {needed} "
-                                         f"character{'s' if needed != 1 else ''} (now {len(comment)}).")
+                errors[criterion.key] = (f"{criterion.name}: add a comment explaining this score." if needed == 1
+                                         else f"{criterion.name}: the comment needs at least {needed} characters "
+                                         f"(it has {len(comment)}).")
     return errors
 
 

@@ -205,6 +205,7 @@ def entry(assignment_id: int):
         comments = {c.key: request.form.get(f"comment-{c.key}", "") for c in rubric.criteria}
         overall = request.form.get("overall_comment", "")
         submitting = request.form.get("action") == "submit"
+        was_submitted = review is not None and review.status == "submitted"
         try:
             review = services.save_review(actor=current_user, assignment=assignment, values=values,
                                           comments=comments, overall_comment=overall, submit=submitting,
@@ -218,8 +219,8 @@ def entry(assignment_id: int):
         else:
             if wants_json:
                 return jsonify(status=review.status, complete=services.completion(review, rubric))
-            flash("Review submitted. Thank you." if review.status == "submitted" and submitting
-                  else ("Review updated." if review.status == "submitted" else "Draft saved."), "success")
+            flash("Changes saved; the review history keeps what it said before." if was_submitted
+                  else ("Review submitted. Thank you." if review.status == "submitted" else "Draft saved."), "success")
             return redirect(url_for("judging.entry", assignment_id=assignment.id))
     blind = phase.blind
     return render_template(
