@@ -262,7 +262,8 @@ def declare_conflict(*, actor: User, member: PanelMember, type_: str, reason: st
 def declare_organisation(*, actor: User, member: PanelMember, type_: str, reason: str, name: str) -> Conflict | None:
     """A conflict typed by organisation name. If an applicant matches it becomes a conflict with it; either
     way the name joins the judge's affiliations, so a later applicant of that name is flagged. The answer
-    is the same whether or not anyone matched, so blind judging reveals nothing."""
+    is the same whether or not anyone matched, so the page never says who applied; only an entry that
+    leaves the judge's own queue shows a match, and that entry is one they will not score."""
     _require_own(actor, member)
     errors = {k: v for k, v in _conflict_errors(type_, reason, None, None).items() if k != "target"}
     if not _name_key(name):

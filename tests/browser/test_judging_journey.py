@@ -72,7 +72,10 @@ def test_judge_invitation_attestation_conflict_scoring_and_staff_approval(browse
     page.get_by_label("With one entry in your queue").select_option(label=codes[0])
     page.get_by_label("Kind of conflict").select_option("employment")
     page.get_by_label("Reason").fill("I worked there until last spring.")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     judge.submit("Declare the conflict")
+    assert asked and "Declare this conflict?" in asked[0]
     assert codes[0] not in page.content() and codes[1] in page.content()
 
     # Second entry: a draft first, then resumed and submitted.
