@@ -131,6 +131,8 @@ def test_declare_conflict_page_and_recuse(client, login_as, db, world):
     assert client.post(f"/judging/entries/{second.id}/recuse", data={"reason": "Advised them"}).status_code == 302
     statuses = dict(db.session.execute(select(Assignment.id, Assignment.status)).tuples().all())
     assert statuses == {first.id: "removed", second.id: "recused"}
+    gone = client.get(f"/judging/entries/{second.id}")  # a recused entry is gone, with the way back
+    assert gone.status_code == 404 and 'href="/judging/">Back to your judging queue' in gone.text
 
 
 def test_staff_propose_approve_progress_and_remind(client, login_as, db, world):
