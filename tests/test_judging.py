@@ -217,9 +217,9 @@ def test_no_assignment_once_judging_is_over(db, staff, phase, entries):
     [make_judge(phase, f"o{n}@agency.gov") for n in range(3)]
     run = judging.propose(actor=staff, phase=phase, k=2)
     judging.close_judging(actor=staff, phase=phase)
-    with pytest.raises(Conflict, match="Reopen judging"):
+    with pytest.raises(Conflict, match="reopen judging"):
         judging.approve_run(actor=staff, run=run)
-    with pytest.raises(Conflict, match="Reopen judging"):
+    with pytest.raises(Conflict, match="reopen judging"):
         judging.propose(actor=staff, phase=phase, k=2)
     assert run.status == "proposed" and db.session.execute(select(func.count(Assignment.id))).scalar_one() == 0
     judging.close_judging(actor=staff, phase=phase, reopen=True)
@@ -396,3 +396,72 @@ def test_affinity_from_expertise_and_bids():
     with_bids = judging.affinity(members, subs, bids={(11, 1): "yes", (10, 2): "maybe", (11, 2): "no"},
                                  use_bids=True)
     assert with_bids.tolist() == [[0.36, 0.42], [0.7, 0.21]]
+
+
+# --- submitted reviews are never lost by accident ---------------------------------------------
+
+
+def _submitted(judge, entry):
+    assignment = make_assignment(judge, entry)
+    judging.save_review(actor=judge.user, assignment=assignment, values=scores(quality=4, impact=5),
+                        comments={}, submit=True)
+    return assignment
+
+
+def test_a_suspicion_blocks_but_withdraws_nothing_until_confirmed(db, staff, phase, entries):
+    """A wrong guess (a shared ISP domain) must not discard a submitted review: the judge is kept from the
+    entry while staff decide, the review still counts; confirming withdraws it, dismissing changes nothing."""
+    first, second = make_judge(phase, "one@vendor1.com"), make_judge(phase, "two@vendor2.com")
+    kept, dropped = _submitted(first, entries[1]), _submitted(second, entries[2])
+    judging.detect_suspected(phase)
+    assert {a.status for a in (kept, dropped)} == {"assigned"}
+    assert entries[1].id in judging.conflicted_entries(first)  # kept from the judge meanwhile
+    suspicions = {c.panel_member_id: c for c in db.session.execute(
+        select(judging.Conflict).where(judging.Conflict.status == "suspected")).scalars()}
+    judging.decide_suspected(actor=staff, conflict=suspicions[first.id], confirm=False, reason="Same ISP")
+    judging.decide_suspected(actor=staff, conflict=suspicions[second.id], confirm=True)
+    assert (kept.status, dropped.status) == ("assigned", "removed")
+    assert judging.conflicted_entries(first) == set()
+
+
+def test_recusal_and_no_bids_cannot_discard_a_submitted_review(db, staff, phase, entries):
+    phase.bids_enabled = True
+    judge = make_judge(phase, "steady@agency.gov")
+    assignment = _submitted(judge, entries[0])
+    with pytest.raises(Conflict, match="already submitted your review"):
+        judging.recuse(actor=judge.user, assignment=assignment, reason="Changed my mind")
+    with pytest.raises(Conflict, match="already submitted a review"):
+        judging.place_bid(actor=judge.user, member=judge, submission=entries[0], value="no")
+    assert assignment.status == "assigned" and judging.bids_of(judge) == {}
+    # A real conflict still takes it away: a conflicted review must not count.
+    judging.declare_conflict(actor=judge.user, member=judge, type_="financial", reason="Shares",
+                             submission=entries[0])
+    assert assignment.status == "removed"
+
+
+def test_nothing_changes_the_results_once_judging_is_over(db, staff, phase, entries):
+    phase.bids_enabled = True
+    judge, other = make_judge(phase, "final@agency.gov"), make_judge(phase, "spare@agency.gov")
+    assignment = _submitted(judge, entries[0])
+    judging.close_judging(actor=staff, phase=phase)
+    attempts = [
+        lambda: judging.assign(actor=staff, member=other, submission=entries[1]),
+        lambda: judging.import_pairs(actor=staff, phase=phase, text=f"entry,judge\n{entries[1].public_code},"
+                                                                    f"{other.email}\n"),
+        lambda: judging.remove_member(actor=staff, member=judge, reason="Leaving"),
+        lambda: judging.pin_conflict(actor=staff, member=judge, type_="other", reason="Late news",
+                                     submission=entries[0]),
+        lambda: judging.declare_conflict(actor=judge.user, member=judge, type_="other", reason="Late",
+                                         submission=entries[0]),
+        lambda: judging.declare_organisation(actor=judge.user, member=judge, type_="other", reason="Late",
+                                             name="Vendor 0 LLC"),
+        lambda: judging.place_bid(actor=other.user, member=other, submission=entries[0], value="no"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(Conflict, match="Judging for this phase is over"):
+            attempt()
+    db.session.expire_all()
+    assert db.session.execute(select(func.count(Assignment.id))).scalar_one() == 1
+    assert db.session.get(Assignment, assignment.id).status == "assigned"
+    assert db.session.execute(select(func.count(judging.Conflict.id))).scalar_one() == 0
+    assert db.session.get(PanelMember, judge.id).status == "active" and not judge.affiliations

@@ -127,7 +127,8 @@ def test_declare_conflict_page_and_recuse(client, login_as, db, world):
                            data={"assignment_id": str(first.id), "type": "financial", "reason": "Shareholder"})
     assert declared.status_code == 302
     assert client.get(f"/judging/entries/{first.id}").status_code == 404
-    assert client.post(f"/judging/entries/{second.id}/recuse", data={"reason": ""}).status_code == 400
+    blank = client.post(f"/judging/entries/{second.id}/recuse", data={"reason": ""}, follow_redirects=True)
+    assert blank.status_code == 200 and "Say briefly why you recuse yourself." in blank.text  # back on the entry
     assert client.post(f"/judging/entries/{second.id}/recuse", data={"reason": "Advised them"}).status_code == 302
     statuses = dict(db.session.execute(select(Assignment.id, Assignment.status)).tuples().all())
     assert statuses == {first.id: "removed", second.id: "recused"}
@@ -139,6 +140,12 @@ def test_staff_propose_approve_progress_and_remind(client, login_as, db, world):
     _, phase, subs, staff = world
     judges = [make_judge(phase, f"p{n}@agency{n}.gov", max_load=3) for n in range(3)]
     login_as(staff)
+    huge = client.post(staff_url(phase, "assignments"), data={"action": "propose", "mode": "assign", "k": "2",
+                                                              "seed": "999999999999999999999999"})
+    assert huge.status_code == 400 and "Enter a whole number up to 2,000,000,000." in huge.text
+    assert client.get(staff_url(phase, "exports/leaderboard.csv") + "?method=bogus").status_code == 400
+    k0 = client.post(staff_url(phase, "assignments"), data={"action": "propose", "mode": "assign", "k": "0"})
+    assert k0.status_code == 400 and "Judges per entry must be from 1 to 50." in k0.text
     infeasible = client.post(staff_url(phase, "assignments"), data={"action": "propose", "mode": "assign", "k": "4"})
     assert infeasible.status_code == 400 and "No assignment meets every rule" in infeasible.text
     assert subs[0].public_code in infeasible.text
@@ -180,8 +187,14 @@ def test_staff_conflicts_page_pin_and_dismiss(client, login_as, db, world):
     page = client.get(staff_url(phase, "conflicts"))
     assert "email domain firm2.com is the organisation" in page.text
     conflict = db.session.execute(select(Conflict)).scalar_one()
-    refused = client.post(f"/staff/conflicts/{conflict.id}/decide", data={"decision": "dismiss"})
-    assert refused.status_code == 400
+    refused = client.post(f"/staff/conflicts/{conflict.id}/decide", data={"decision": "dismiss"},
+                          follow_redirects=True)  # said on the conflicts page itself, nothing decided
+    assert refused.status_code == 200 and "Say why this is not a conflict." in refused.text
+    db.session.expire_all()
+    assert db.session.get(Conflict, conflict.id).status == "suspected"
+    tampered = client.post(staff_url(phase, "conflicts"), data={
+        "member_id": str(suspect.id), "target": "sabc", "type": "personal", "reason": "Spouse"})
+    assert tampered.status_code == 400  # a forged target is a clear error, not a crash
     assert client.post(f"/staff/conflicts/{conflict.id}/decide",
                        data={"decision": "dismiss", "reason": "Shared mail host"}).status_code == 302
     pinned = client.post(staff_url(phase, "conflicts"), data={

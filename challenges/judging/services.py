@@ -146,6 +146,7 @@ def update_member(*, actor: User, member: PanelMember, expertise: Any, max_load:
 
 def remove_member(*, actor: User, member: PanelMember, reason: str) -> None:
     require_staff(actor)
+    _refuse_when_over(member.phase)
     if not reason.strip():
         raise ValidationFailed("Give a reason.", {"reason": "Say why this judge leaves the panel."})
     member.status = PanelStatus.REMOVED.value
@@ -265,6 +266,7 @@ def declare_organisation(*, actor: User, member: PanelMember, type_: str, reason
     is the same whether or not anyone matched, so the page never says who applied; only an entry that
     leaves the judge's own queue shows a match, and that entry is one they will not score."""
     _require_own(actor, member)
+    _refuse_when_over(member.phase)
     errors = {k: v for k, v in _conflict_errors(type_, reason, None, None).items() if k != "target"}
     if not _name_key(name):
         errors["organization"] = "Name the organisation."
@@ -290,6 +292,7 @@ def pin_conflict(*, actor: User, member: PanelMember, type_: str, reason: str,
 
 def _add_conflict(actor: User, member: PanelMember, source: str, type_: str, reason: str,
                   organization: Organization | None, submission: Submission | None) -> Conflict:
+    _refuse_when_over(member.phase)
     errors = _conflict_errors(type_, reason, organization, submission)
     if submission is not None and submission.phase_id != member.phase_id:
         errors["target"] = "That entry is not in this phase."
@@ -313,6 +316,8 @@ def decide_suspected(*, actor: User, conflict: Conflict, confirm: bool, reason: 
     require_staff(actor)
     if conflict.status != "suspected":
         raise ConflictError("This conflict was already decided.")
+    phase = db.session.get(Phase, conflict.phase_id)
+    _refuse_when_over(phase)
     if not confirm and not reason.strip():
         raise ValidationFailed("Give a reason.", {"reason": "Say why this is not a conflict."})
     conflict.status = "active" if confirm else "dismissed"
@@ -322,6 +327,8 @@ def decide_suspected(*, actor: User, conflict: Conflict, confirm: bool, reason: 
     db.session.flush()
     audit.record(actor=actor, action="conflict.confirmed" if confirm else "conflict.dismissed", obj=conflict,
                  details={"reason": reason.strip()})
+    if confirm:
+        _withdraw_conflicted(actor, phase)  # only now: a suspicion alone never withdraws a review
     return conflict
 
 
@@ -406,14 +413,17 @@ def detect_suspected(phase: Phase, members: list[PanelMember] | None = None) -> 
         for conflict in created:
             audit.record(actor=None, action="conflict.suspected", obj=conflict,
                          details={"evidence": conflict.evidence, "organization": conflict.organization_id})
-        _withdraw_conflicted(None, phase)  # a suspicion blocks until staff dismiss it
+        # A suspicion keeps the judge from the entry (their queue, new assignments) until staff decide;
+        # it withdraws nothing, so a wrong guess never discards a submitted review.
     return created
 
 
-def conflicted_pairs(phase: Phase) -> set[tuple[int, int]]:
-    """(panel member id, submission id) pairs that must never meet: blocking conflicts and 'no' bids.
+def conflicted_pairs(phase: Phase, *, suspected: bool = True) -> set[tuple[int, int]]:
+    """(panel member id, submission id) pairs that must never meet: blocking conflicts and 'no' bids
+    (with `suspected=False`, only confirmed conflicts and bids: what withdraws an assignment).
     One query: conflicts with an organisation are resolved to its entries in SQL."""
-    blocking = (Conflict.phase_id == phase.id) & Conflict.status.in_(("active", "suspected"))
+    statuses = ("active", "suspected") if suspected else ("active",)
+    blocking = (Conflict.phase_id == phase.id) & Conflict.status.in_(statuses)
     return {(member_id, sub_id) for member_id, sub_id in db.session.execute(union_all(
         select(Conflict.panel_member_id, Conflict.submission_id).where(blocking, Conflict.submission_id.is_not(None)),
         select(Conflict.panel_member_id, Submission.id)
@@ -442,8 +452,9 @@ def is_conflicted(member: PanelMember, submission: Submission) -> bool:
 
 
 def _withdraw_conflicted(actor: User | None, phase: Phase) -> None:
-    """Conflicts are checked again whenever they change: a conflicted assignment is withdrawn."""
-    pairs = conflicted_pairs(phase)
+    """Conflicts are checked again whenever they change: an assignment with a confirmed conflict (or a
+    'no' bid) is withdrawn."""
+    pairs = conflicted_pairs(phase, suspected=False)
     for assignment in _live_assignments(phase.id):
         if (assignment.panel_member_id, assignment.submission_id) in pairs:
             assignment.status, assignment.reason = "removed", "conflict of interest"
@@ -452,6 +463,12 @@ def _withdraw_conflicted(actor: User | None, phase: Phase) -> None:
 
 
 # --- bids -------------------------------------------------------------------------------------
+
+
+def _submitted_review(member: PanelMember, submission: Submission) -> bool:
+    return db.session.execute(select(func.count(Review.id)).join(Assignment).where(
+        Assignment.panel_member_id == member.id, Assignment.submission_id == submission.id,
+        Assignment.status == LIVE_ASSIGNMENT, Review.status == "submitted")).scalar_one() > 0
 
 
 def place_bid(*, actor: User, member: PanelMember, submission: Submission, value: str) -> Bid | None:
@@ -464,6 +481,10 @@ def place_bid(*, actor: User, member: PanelMember, submission: Submission, value
         raise NotFound("No such entry.")
     if value not in (*BID_VALUES, ""):
         raise ValidationFailed("Choose yes, maybe or no.", {"value": "Choose yes, maybe or no."})
+    _refuse_when_over(phase)
+    if value == "no" and _submitted_review(member, submission):
+        raise ConflictError("You already submitted a review of this entry, so a 'no' would discard it. If you "
+                            "have a conflict of interest, declare it; otherwise ask the programme staff.")
     bid = db.session.execute(select(Bid).where(Bid.panel_member_id == member.id,
                                                Bid.submission_id == submission.id)).scalar_one_or_none()
     if value == "":
@@ -539,6 +560,7 @@ def assign(*, actor: User, member: PanelMember, submission: Submission, source: 
     """Assign one entry to one judge; refuses conflicts (checked now, not remembered from invitation),
     inactive judges and entries not open to judging."""
     require_staff(actor)
+    _refuse_when_over(member.phase)
     _refuse_pair(member, submission, conflicted_pairs(member.phase) if conflicts is None else conflicts)
     existing = db.session.execute(select(Assignment).where(
         Assignment.panel_member_id == member.id, Assignment.submission_id == submission.id)).scalar_one_or_none()
@@ -573,6 +595,9 @@ def recuse(*, actor: User, assignment: Assignment, reason: str) -> None:
         raise ValidationFailed("Give a reason.", {"reason": "Say briefly why you recuse yourself."})
     if assignment.status != LIVE_ASSIGNMENT:
         raise NotFound("No such assignment.")
+    if assignment.review is not None and assignment.review.status == "submitted":
+        raise ConflictError("You already submitted your review of this entry, so it stays on record. If you "
+                            "have a conflict of interest, declare it; otherwise ask the programme staff.")
     assignment.status, assignment.reason = "recused", reason.strip()
     db.session.flush()
     audit.record(actor=actor, action="assignment.recused", obj=assignment, details={"reason": reason.strip()})
@@ -695,8 +720,9 @@ def forbidden_matrix(members: list[Any], subs: list[Any], pairs: set[tuple[int, 
 
 def _refuse_when_over(phase: Phase) -> None:
     if judging_over(phase):
-        raise ConflictError("Judging for this phase is over, so judges could not score new assignments. "
-                            "Reopen judging first (Progress page) if the panel must score again.")
+        raise ConflictError("Judging for this phase is over, so its results no longer change: nothing is assigned, "
+                            "withdrawn or declared. Staff can reopen judging first (Progress page) if the panel "
+                            "must change something.")
 
 
 def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = None, max_load: int | None = None,
@@ -836,6 +862,7 @@ def export_pairs(phase: Phase) -> str:
 def import_pairs(*, actor: User, phase: Phase, text: str) -> int:
     """CSV `entry,judge`: every row is checked first; one bad row rejects the file."""
     require_staff(actor)
+    _refuse_when_over(phase)
     rows, errors = _read_csv(text, required=("entry", "judge"))
     members = {m.email: m for m in panel(phase)}
     subs = {s.public_code: s for s in entries(phase)}

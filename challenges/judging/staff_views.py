@@ -19,6 +19,7 @@ from ..submissions.models import Submission
 from ..timezones import TimezoneError, local_to_utc, utcnow
 from . import report, services, sheets
 from .models import CONFLICT_TYPES, Assignment, AssignmentRun, Conflict, PanelMember
+from .statistics import METHODS
 
 bp = Blueprint("panel", __name__, url_prefix="/staff")
 BASE = "/challenges/<slug>/phases/<int:phase_id>"
@@ -29,14 +30,20 @@ def _csrf_ok() -> None:
         raise ValidationFailed("The form expired; reload the page and try again.")
 
 
+INT_LIMIT = 2_000_000_000
+
+
 def _int(name: str, default: int | None = None) -> int | None:
     raw = (request.form.get(name) or "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ValidationFailed("Enter whole numbers.", {name: "Enter a whole number."}) from exc
+    if abs(value) > INT_LIMIT:  # database integers are 32-bit; a bigger number is a typing slip
+        raise ValidationFailed("Enter smaller numbers.", {name: f"Enter a whole number up to {INT_LIMIT:,}."})
+    return value
 
 
 def _local_time(name: str, zone: str, *, required: bool) -> datetime | None:
@@ -104,17 +111,23 @@ def _member(member_id: int) -> PanelMember:
 @staff_required
 def update_member(member_id: int):
     member = _member(member_id)
+    phase = member.phase
     _csrf_ok()
-    if request.form.get("action") == "remove":
-        services.remove_member(actor=current_user, member=member, reason=request.form.get("reason", ""))
-        flash(f"{member.email} left the panel.", "success")
+    try:
+        if request.form.get("action") == "remove":
+            services.remove_member(actor=current_user, member=member, reason=request.form.get("reason", ""))
+            done = f"{member.email} left the panel."
+        else:
+            services.update_member(actor=current_user, member=member, expertise=request.form.get("expertise", ""),
+                                   max_load=_int("max_load", member.max_load), min_load=_int("min_load", 0),
+                                   agency=request.form.get("agency", ""), is_chair=request.form.get("is_chair") == "y")
+            done = f"Saved {member.email}."
+    except DomainError as exc:
+        _refused(exc)
     else:
-        services.update_member(actor=current_user, member=member, expertise=request.form.get("expertise", ""),
-                               max_load=_int("max_load", member.max_load), min_load=_int("min_load", 0),
-                               agency=request.form.get("agency", ""), is_chair=request.form.get("is_chair") == "y")
-        flash(f"Saved {member.email}.", "success")
-    db.session.commit()
-    return _back("panel.panel", member.phase)
+        db.session.commit()
+        flash(done, "success")
+    return _back("panel.panel", phase)
 
 
 @bp.route(BASE + "/conflicts", methods=["GET", "POST"])
@@ -130,7 +143,7 @@ def conflicts(slug: str, phase_id: int):
                 raise ValidationFailed("Choose a judge.", {"member_id": "Choose a judge."})
             target = request.form.get("target", "")
             entry = org = None
-            if target.startswith("s"):
+            if target.startswith("s") and target[1:].isdigit():
                 entry = db.session.get(Submission, int(target[1:]))
             elif target.startswith("o"):
                 org = next((s.organization for s in services.entries(phase)
@@ -164,11 +177,17 @@ def decide_conflict(conflict_id: int):
         raise NotFound("No such conflict.")
     _csrf_ok()
     confirm = request.form.get("decision") == "confirm"
-    services.decide_suspected(actor=current_user, conflict=conflict, confirm=confirm,
-                              reason=request.form.get("reason", ""))
-    db.session.commit()
-    flash("Conflict confirmed." if confirm else "Suspected conflict dismissed.", "success")
-    return _back("panel.conflicts", conflict.panel_member.phase)
+    phase = conflict.panel_member.phase
+    try:
+        services.decide_suspected(actor=current_user, conflict=conflict, confirm=confirm,
+                                  reason=request.form.get("reason", ""))
+    except DomainError as exc:
+        _refused(exc)
+    else:
+        db.session.commit()
+        flash("Conflict confirmed; any assignment it touches was withdrawn." if confirm
+              else "Suspected conflict dismissed.", "success")
+    return _back("panel.conflicts", phase)
 
 
 @bp.route(BASE + "/assignments", methods=["GET", "POST"])
@@ -207,7 +226,12 @@ def assignments(slug: str, phase_id: int):
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            errors = exc.errors if exc.errors and action != "propose" else {"form": exc.message}
+            if action == "propose":  # the settings' own messages, and the solver's reason (naming entries)
+                fields = {k: v for k, v in (exc.errors or {}).items() if k in ("mode", "k", "max_load", "agency_cap",
+                                                                              "seed")}
+                errors = fields or {"form": exc.message}
+            else:
+                errors = exc.errors or {"form": exc.message}
         else:
             flash(message, "success")
             return _back("panel.assignments", phase)
@@ -345,7 +369,6 @@ def advance(slug: str, phase_id: int):
 @staff_required
 def leaderboard(slug: str, phase_id: int):
     from . import results
-    from .statistics import METHODS
 
     challenge, phase = _phase(slug, phase_id)
     method = request.args.get("method") or phase.primary_method
@@ -391,7 +414,10 @@ def export(slug: str, phase_id: int, name: str, fmt: str):
     if name == "scores":
         frame = results.scores_export(phase)
     elif name == "leaderboard":
-        frame = results.leaderboard_frame(results.phase_leaderboard(phase, method=request.args.get("method"))[1])
+        method = request.args.get("method") or None
+        if method is not None and method not in METHODS:
+            raise ValidationFailed(f"Choose a method: {', '.join(METHODS)}.")
+        frame = results.leaderboard_frame(results.phase_leaderboard(phase, method=method)[1])
     elif name == "progress":
         frame = results.progress_frame(phase)
     else:

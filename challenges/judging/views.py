@@ -162,12 +162,17 @@ def bids(member_id: int):
     entries = services.entries(member.phase)
     if request.method == "POST":
         _csrf_ok()
-        for entry in entries:
-            value = request.form.get(f"bid-{entry.id}")
-            if value is not None:
-                services.place_bid(actor=current_user, member=member, submission=entry, value=value)
-        db.session.commit()
-        flash("Your preferences are saved.", "success")
+        try:
+            for entry in entries:
+                value = request.form.get(f"bid-{entry.id}")
+                if value is not None:
+                    services.place_bid(actor=current_user, member=member, submission=entry, value=value)
+        except DomainError as exc:
+            db.session.rollback()  # all or nothing: the page still shows what was saved before
+            flash(f"Nothing was saved. {exc.message}", "error")
+        else:
+            db.session.commit()
+            flash("Your preferences are saved.", "success")
         return redirect(url_for("judging.bids", member_id=member.id))
     return render_template("judging/bids.html", member=member, entries=entries, bids=services.bids_of(member),
                            values=BID_VALUES)
@@ -237,7 +242,13 @@ def entry(assignment_id: int):
 def recuse(assignment_id: int):
     assignment = services.judge_assignment(current_user, assignment_id)
     _csrf_ok()
-    services.recuse(actor=current_user, assignment=assignment, reason=request.form.get("reason", ""))
+    try:
+        services.recuse(actor=current_user, assignment=assignment, reason=request.form.get("reason", ""))
+    except DomainError as exc:
+        db.session.rollback()
+        details = " ".join(v for v in (exc.errors or {}).values() if v != exc.message)
+        flash(f"{exc.message} {details}".strip(), "error")
+        return redirect(url_for("judging.entry", assignment_id=assignment.id))
     db.session.commit()
     flash("You recused yourself; programme staff will reassign the entry.", "success")
     return redirect(url_for("judging.queue"))
