@@ -92,7 +92,7 @@ def test_flagged_entries_need_an_override(db, judged):
 
 
 def test_one_award_per_entry_and_no_more_than_the_prize_total(db, judged):
-    challenge, phase, entries, author, _ = judged
+    challenge, phase, entries, author, approver = judged
     challenge.prize_total = 60_000
     why = {"justification": "Strong.", "override_reason": "The panel agreed."}
     awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First", amount=50_000,
@@ -110,6 +110,10 @@ def test_one_award_per_entry_and_no_more_than_the_prize_total(db, judged):
     second = awards.record_award(actor=author, phase=phase, submission=entries["E2"], place=2, title="Second",
                                  amount=10_000, **why)
     assert second.amount == 10_000
+    challenge.prize_total = 55_000  # lowered after recording: approval checks again
+    with pytest.raises(Conflict, match=r"prize total is \$55,000; \$50,000 is already awarded"):
+        awards.approve_award(actor=approver, award=second)
+    assert second.status == "proposed"
 
 
 def test_awards_page_over_http(client, login_as, db, judged):

@@ -52,6 +52,8 @@ def test_nothing_before_release_then_anonymised_feedback(client, login_as, db, r
     sent = feedback.release(actor=staff, phase=phase)
     db.session.commit()
     assert sent == 2
+    with pytest.raises(Conflict, match="reopening judging would change what applicants have read"):
+        judging.close_judging(actor=staff, phase=phase, reopen=True)
     with pytest.raises(Conflict):
         feedback.release(actor=staff, phase=phase)
     assert db.session.execute(select(OutboxMessage).where(OutboxMessage.template == "feedback_released",

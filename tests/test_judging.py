@@ -261,13 +261,22 @@ def test_manual_csv_pairs_all_or_nothing(db, staff, phase, entries):
     text = f"entry,judge\n{entries[0].public_code},csv@agency.gov\n{entries[1].public_code},ghost@agency.gov\n"
     with pytest.raises(ValidationFailed) as err:
         judging.import_pairs(actor=staff, phase=phase, text=text)
-    assert "line 3: 'ghost@agency.gov' is not an active judge" in err.value.errors["file"]
+    assert list(err.value.errors.values()) == ["line 3: 'ghost@agency.gov' is not an active judge on this panel"]
     assert db.session.execute(select(func.count(Assignment.id))).scalar_one() == 0
     assert judging.import_pairs(actor=staff, phase=phase, text=text.splitlines()[0] + "\n" +
                                 text.splitlines()[1] + "\n") == 1
     assert judging.export_pairs(phase).splitlines() == ["entry,judge,status",
                                                        f"{entries[0].public_code},csv@agency.gov,assigned"]
-    assert judge.id
+    # Withdraw a pair, export, import the export: the withdrawn pair stays withdrawn, nothing is new.
+    judging.assign(actor=staff, member=judge, submission=entries[2])
+    withdrawn = db.session.execute(select(Assignment).where(Assignment.submission_id == entries[0].id)).scalar_one()
+    judging.unassign(actor=staff, assignment=withdrawn, reason="Wrong expertise")
+    assert judging.import_pairs(actor=staff, phase=phase, text=judging.export_pairs(phase)) == 0
+    assert withdrawn.status == "removed"
+    with pytest.raises(ValidationFailed) as err:
+        judging.import_pairs(actor=staff, phase=phase, text="entry;judge\nX;y\n")
+    assert err.value.errors["file"] == ("The first line of the CSV must be its header, with the columns entry,judge "
+                                        "(missing: entry, judge); save the file as comma-separated values.")
 
 
 # --- reviews ----------------------------------------------------------------------------------

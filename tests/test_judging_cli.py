@@ -89,7 +89,7 @@ def test_missing_header_and_duplicate_scores(run_cli, db, setup, tmp_path):
     _, _, subs, _ = setup
     result = run_cli("judging", "import-scores", "offline", write(tmp_path, "entry,judge,score\nx,y,1\n"),
                      "--phase", "phase-1")
-    assert result.exit_code == 1 and "header must include entry, judge, criterion, score" in result.output
+    assert result.exit_code == 1 and "header, with the columns entry,judge,criterion,score" in result.output
     a = subs[0].public_code
     dup = write(tmp_path, f"entry,judge,criterion,score\n{a},judge0@agency.gov,quality,4\n"
                           f"{a},judge0@agency.gov,quality,5\n{a},judge0@agency.gov,impact,5\n")

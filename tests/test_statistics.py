@@ -265,10 +265,20 @@ REFERENCE = {"zscore": lambda f: stats.zscores(f)[0], "calibrated": lambda f: st
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(panels, st.sampled_from(stats.MODEL_METHODS), st.integers(0, 2**32 - 1))
-def test_resampled_model_methods_are_the_method_refitted_on_each_resample(panel, method, seed):
+@given(panels, st.sampled_from(stats.MODEL_METHODS), st.integers(0, 2**32 - 1), st.booleans())
+def test_resampled_model_methods_are_the_method_refitted_on_each_resample(panel, method, seed, large_panel_path):
     """The vectorised bootstrap must give, for every resample, exactly what the method's own
-    function gives on that resample written out as rows (a review drawn twice is two rows)."""
+    function gives on that resample written out as rows (a review drawn twice is two rows), both
+    with the small-panel (matrix product) and the large-panel (bincount) per-judge sums."""
+    if large_panel_path:
+        import unittest.mock
+
+        with unittest.mock.patch.object(stats, "DENSE_JUDGES", 0):
+            return _check_resampled(panel, method, seed)
+    _check_resampled(panel, method, seed)
+
+
+def _check_resampled(panel, method, seed):
     frame = long(panel)
     layout = stats._Layout.of(stats._frame(frame))
     drawn = layout.draw(np.random.default_rng(seed), 6)

@@ -50,15 +50,12 @@ def record_award(*, actor: User, phase: Phase, submission: Submission, place: in
     if flags and not override_reason.strip():
         errors["override_reason"] = (f"This entry is flagged {', '.join(f.replace('_', ' ') for f in flags)}: "
                                      "give the panel's reason for awarding it anyway.")
-    others = [a for phase_ in phase.challenge.phases for a in awards_of(phase_)]
-    if "entry" not in errors and any(a.submission_id == submission.id and a.phase_id == phase.id for a in others):
+    if "entry" not in errors and any(a.submission_id == submission.id for a in awards_of(phase)):
         errors["entry"] = (f"{submission.public_code} already has an award in this phase; withdraw it first "
                            "to record a different one.")
-    prize_total = phase.challenge.prize_total or 0
-    if "amount" not in errors and prize_total and sum(a.amount or 0 for a in others) + amount > prize_total:
-        awarded = sum(a.amount or 0 for a in others)
-        errors["amount"] = (f"The challenge's prize total is ${prize_total:,}; ${awarded:,} is already awarded, "
-                            f"so at most ${max(prize_total - awarded, 0):,} is left.")
+    too_much = _over_prize_total(phase.challenge, amount or 0) if "amount" not in errors else None
+    if too_much:
+        errors["amount"] = too_much
     if errors:
         raise ValidationFailed("Please correct the award.", errors)
     award = Award(phase_id=phase.id, submission_id=submission.id, place=place, title=title.strip()[:200],
@@ -72,12 +69,25 @@ def record_award(*, actor: User, phase: Phase, submission: Submission, place: in
     return award
 
 
+def _over_prize_total(challenge: Challenge, amount: int, *, besides: Award | None = None) -> str | None:
+    """The message when `amount` more would exceed the challenge's prize total (0: no total set)."""
+    prize_total = challenge.prize_total or 0
+    awarded = sum(a.amount or 0 for phase in challenge.phases for a in awards_of(phase) if a is not besides)
+    if prize_total and awarded + amount > prize_total:
+        return (f"The challenge's prize total is ${prize_total:,}; ${awarded:,} is already awarded, "
+                f"so at most ${max(prize_total - awarded, 0):,} is left.")
+    return None
+
+
 def approve_award(*, actor: User, award: Award) -> Award:
     require_staff(actor)
     if award.status != "proposed":
         raise Conflict("This award was already decided.")
     if award.created_by_id == actor.id and not actor.is_system:
         raise PermissionDenied("Another staff member must approve an award you recorded.")
+    too_much = _over_prize_total(award.phase.challenge, award.amount or 0, besides=award)
+    if too_much:  # the total may have been lowered since the award was recorded
+        raise Conflict(too_much)
     award.status, award.approved_by_id, award.approved_at = "approved", actor.id, utcnow()
     db.session.flush()
     audit.record(actor=actor, action="award.approved", obj=award)

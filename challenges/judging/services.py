@@ -860,10 +860,13 @@ def export_pairs(phase: Phase) -> str:
 
 
 def import_pairs(*, actor: User, phase: Phase, text: str) -> int:
-    """CSV `entry,judge`: every row is checked first; one bad row rejects the file."""
+    """CSV `entry,judge` (an optional `status` column, as the export writes, keeps only its 'assigned'
+    rows, so exporting and importing again never revives a withdrawn pair). Every row is checked first;
+    one bad row rejects the file. Returns how many pairs became live."""
     require_staff(actor)
     _refuse_when_over(phase)
     rows, errors = _read_csv(text, required=("entry", "judge"))
+    rows = [(line, row) for line, row in rows if (row.get("status") or LIVE_ASSIGNMENT).strip() == LIVE_ASSIGNMENT]
     members = {m.email: m for m in panel(phase)}
     subs = {s.public_code: s for s in entries(phase)}
     pairs = []
@@ -878,9 +881,13 @@ def import_pairs(*, actor: User, phase: Phase, text: str) -> int:
         else:
             pairs.append((members[judge], subs[entry]))
     if errors:
-        raise ValidationFailed("The file was not imported: " + "; ".join(errors[:20]), {"file": "\n".join(errors)})
+        raise ValidationFailed(f"The file was not imported: {len(errors)} line(s) need fixing.",
+                               {f"line-{n}": message for n, message in enumerate(errors[:50])})
     conflicts = conflicted_pairs(phase)
-    return len([assign(actor=actor, member=m, submission=s, conflicts=conflicts) for m, s in pairs])
+    live = {(a.panel_member_id, a.submission_id) for a in _live_assignments(phase.id)}
+    for member, submission in pairs:
+        assign(actor=actor, member=member, submission=submission, conflicts=conflicts)
+    return len({(m.id, s.id) for m, s in pairs} - live)
 
 
 # --- reviews ----------------------------------------------------------------------------------
@@ -1139,6 +1146,9 @@ def set_due(*, actor: User, phase: Phase, due: datetime | None) -> None:
 
 def close_judging(*, actor: User, phase: Phase, reopen: bool = False) -> None:
     require_staff(actor)
+    if reopen and phase.feedback_released_at is not None:
+        raise ConflictError("Feedback for this phase is already released: reopening judging would change what "
+                            "applicants have read.")
     phase.judging_closed_at = None if reopen else utcnow()
     db.session.flush()
     audit.record(actor=actor, action="judging.reopened" if reopen else "judging.closed", obj=phase)
@@ -1226,8 +1236,9 @@ def _read_csv(text: str, *, required: tuple[str, ...]) -> tuple[list[tuple[int, 
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [h for h in required if h not in header]
     if missing:
-        raise ValidationFailed(f"The CSV header must include {', '.join(required)} (missing {', '.join(missing)}).",
-                               {"file": "header"})
+        message = (f"The first line of the CSV must be its header, with the columns {','.join(required)} "
+                   f"(missing: {', '.join(missing)}); save the file as comma-separated values.")
+        raise ValidationFailed(message, {"file": message})
     reader.fieldnames = header
     rows = [(n, {k: (v or "") for k, v in row.items() if k}) for n, row in enumerate(reader, start=2)]
     return rows, []

@@ -23,12 +23,17 @@ from . import services
 CHUNK = 20  # entries rendered per step; progress moves after each
 
 
+SHEET_VERSION = 2  # bump when the sheet's layout or wording changes, so cached sheets are rebuilt
+
+
 def request_sheets(*, actor: Any, phase: Phase) -> jobs.Job:
     """Enqueue (or find) the sheets job for the current entries and rubric."""
     rubric = phase.rubric
     entries = services.entries(phase)
     fingerprint = hashlib.sha256(repr(([(e.id, e.version) for e in entries], phase.blind,
-                                       [(c.key, c.weight, c.scale_min, c.scale_max, c.step, c.anchors)
+                                       SHEET_VERSION,
+                                       [(c.key, c.name, c.weight, c.scale_min, c.scale_max, c.step, c.anchors,
+                                         c.required, c.independent)
                                         for c in (rubric.criteria if rubric else [])])).encode()).hexdigest()[:32]
     return jobs.enqueue("judging.score_sheets", actor=actor, dedupe_key=f"sheets:{phase.id}:{fingerprint}",
                         phase_id=phase.id)

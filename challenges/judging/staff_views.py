@@ -215,7 +215,7 @@ def assignments(slug: str, phase_id: int):
                 except UnicodeDecodeError as exc:
                     raise ValidationFailed("Save the file as UTF-8 CSV.", {"file": "Not a UTF-8 CSV file."}) from exc
                 count = services.import_pairs(actor=current_user, phase=phase, text=text)
-                message = f"Imported {count} assignment(s)."
+                message = f"Imported: {count} new assignment(s); pairs already assigned were left as they were."
             elif action == "propose":
                 run = services.propose(actor=current_user, phase=phase, mode=request.form.get("mode", "assign"),
                                        k=_int("k"), max_load=_int("max_load"), agency_cap=_int("agency_cap"),
@@ -536,8 +536,8 @@ def publish_results(slug: str):
     except DomainError as exc:
         _refused(exc)
         phase = next((p for p in challenge.phases if p.id == request.form.get("phase_id", type=int)),
-                     challenge.phases[0])
-        return _back("panel.awards", phase)
+                     challenge.phases[0] if challenge.phases else None)
+        return _back("panel.awards", phase) if phase else redirect(url_for("public.home"))
     db.session.commit()
     flash(f"Results published; {sent} email(s) to applicants are on their way.", "success")
     return redirect(url_for("results.winners", slug=challenge.slug))

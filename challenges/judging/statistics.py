@@ -273,6 +273,7 @@ def _min_ranks(values: np.ndarray) -> np.ndarray:
 
 
 MODEL_METHODS = ("zscore", "calibrated", "borda")
+DENSE_JUDGES = 16  # up to this many judges, per-judge sums of resamples are a matrix product
 
 
 @dataclass
@@ -284,7 +285,8 @@ class _Layout:
     totals: np.ndarray  # T per review, in layout order
     judge: np.ndarray  # judge code per review
     m: np.ndarray  # review count per entry position
-    onehot: np.ndarray  # (reviews, judges): sums per judge are one matrix product
+    n_judges: int
+    _indicator: np.ndarray | None = None
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> _Layout:
@@ -303,14 +305,21 @@ class _Layout:
             offset += len(group)
         ordered = pd.concat(parts)
         judge = pd.Categorical(ordered["judge"], categories=judges).codes.astype(np.intp)
-        onehot = np.zeros((len(judge), len(judges)))
-        onehot[np.arange(len(judge)), judge] = 1.0
         return cls(entries=entries, groups=groups, totals=ordered["T"].to_numpy(dtype=float), judge=judge,
-                   m=m_of, onehot=onehot)
+                   m=m_of, n_judges=len(judges))
 
-    @property
-    def n_judges(self) -> int:
-        return self.onehot.shape[1]
+    def per_judge(self, values: np.ndarray, where: slice = slice(None)) -> np.ndarray:
+        """Sum (samples, reviews[where]) per judge: (samples, judges). A small panel multiplies by a
+        reviews x judges indicator (BLAS); a large one uses one bincount over all samples, whose cost
+        follows the number of reviews whatever the size of the panel."""
+        samples, k = values.shape[0], self.n_judges
+        if k <= DENSE_JUDGES:
+            if self._indicator is None:
+                self._indicator = np.zeros((len(self.judge), k))
+                self._indicator[np.arange(len(self.judge)), self.judge] = 1.0
+            return values @ self._indicator[where]
+        cells = (np.arange(samples)[:, None] * k + self.judge[where][None, :]).ravel()
+        return np.bincount(cells, weights=values.ravel(), minlength=samples * k).reshape(samples, k)
 
     def draw(self, rng: np.random.Generator, samples: int) -> np.ndarray:
         """(samples, reviews): how often each review is drawn when every entry's m reviews are
@@ -342,9 +351,9 @@ def _resampled_zscore(layout: _Layout, w: np.ndarray) -> np.ndarray:
     n = w.sum(axis=1, keepdims=True)
     pooled_mean = (w @ t)[:, None] / n
     pooled_sd = np.sqrt((w * (t - pooled_mean) ** 2).sum(axis=1, keepdims=True) / np.maximum(n - 1, 1))
-    count = w @ layout.onehot
-    mean = ((w * t) @ layout.onehot) / np.maximum(count, 1)
-    sd = np.sqrt(((w * (t - mean[:, judge]) ** 2) @ layout.onehot) / np.maximum(count - 1, 1))
+    count = layout.per_judge(w)
+    mean = layout.per_judge(w * t) / np.maximum(count, 1)
+    sd = np.sqrt(layout.per_judge(w * (t - mean[:, judge]) ** 2) / np.maximum(count - 1, 1))
     pooled = (count < 3) | _tiny(sd)
     mean, sd = np.where(pooled, pooled_mean, mean), np.where(pooled, pooled_sd, sd)
     flat = _tiny(pooled_sd) | (n < 2)  # one value, or all equal: every z is 0
@@ -359,7 +368,7 @@ def _resampled_calibrated(layout: _Layout, w: np.ndarray, lam: float = 1.0) -> n
     samples, k = w.shape[0], layout.n_judges
     sums = layout.per_entry(w * layout.totals)  # S_i
     schur = np.zeros(samples * k * k)
-    rhs = (w * layout.totals) @ layout.onehot  # Y_j, less Σ_i c_ij S_i / m_i below
+    rhs = layout.per_judge(w * layout.totals)  # Y_j, less Σ_i c_ij S_i / m_i below
     base = (np.arange(samples) * k * k)[:, None]
     for m, positions, where in layout.groups:
         drawn = w[:, where].reshape(samples, -1, m)
@@ -368,10 +377,10 @@ def _resampled_calibrated(layout: _Layout, w: np.ndarray, lam: float = 1.0) -> n
         outer = drawn[:, :, :, None] * drawn[:, :, None, :] / m
         schur -= np.bincount((base + cell).ravel(), weights=outer.ravel(), minlength=samples * k * k)
         share = drawn * (sums[:, positions] / m)[:, :, None]
-        rhs -= share.reshape(samples, -1) @ layout.onehot[where]
+        rhs -= layout.per_judge(share.reshape(samples, -1), where)
     schur = schur.reshape(samples, k, k)
     diagonal = np.arange(k)
-    schur[:, diagonal, diagonal] += w @ layout.onehot + lam
+    schur[:, diagonal, diagonal] += layout.per_judge(w) + lam
     offsets = np.linalg.solve(schur, rhs[:, :, None])[:, :, 0]
     return (sums - layout.per_entry(w * offsets[:, layout.judge])) / layout.m
 
@@ -391,7 +400,7 @@ def _resampled_borda(layout: _Layout, w: np.ndarray) -> np.ndarray:
     equal = np.add.reduceat(w[:, order], starts, axis=1)  # copies per (judge, total)
     before = np.cumsum(equal, axis=1) - equal
     greater = before - before[:, first_of]
-    n = (w @ layout.onehot)[:, block_judge]
+    n = layout.per_judge(w)[:, block_judge]
     rank = greater + (equal + 1) / 2
     beta = np.where(n > 1, (n - rank) / np.where(n > 1, n - 1, 1), 0.5)
     per_review = np.empty_like(w)
@@ -419,7 +428,8 @@ def rank_intervals(reviews: pd.DataFrame, method: str, *, samples: int = 1000,
     if method in MODEL_METHODS:
         layout = _Layout.of(frame)
         # Batches sized so the per-batch arrays stay near 4 million numbers whatever the design.
-        width = sum(len(positions) * m * m for m, positions, _ in layout.groups) + len(frame) * layout.n_judges
+        width = (sum(len(positions) * m * m for m, positions, _ in layout.groups) + 4 * len(frame)
+                 + layout.n_judges ** 2 + len(entries))
         batch = int(np.clip(4_000_000 // max(width, 1), 1, 100))
         for start in range(0, samples, batch):
             chunk = min(batch, samples - start)

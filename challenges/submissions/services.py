@@ -869,6 +869,9 @@ def advance(*, actor: User, phase: Phase, submissions: list[Submission], to_phas
         errors["accept_by"] = "The acceptance deadline must be before the next phase closes."
     if not submissions:
         errors["entries"] = "Choose at least one entry."
+    if phase.challenge.status in (ChallengeStatus.RESULTS_PUBLISHED.value, ChallengeStatus.ARCHIVED.value):
+        errors["to_phase"] = ("Results of this challenge are published, so no later phase will run: nobody can "
+                              "be invited to one.")
     wrong = [s.public_code or str(s.id) for s in submissions if s.phase_id != phase.id or s.status != "submitted"]
     if wrong:
         errors["entries"] = f"Only submitted entries of {phase.name} can advance (not {', '.join(wrong)})."
