@@ -101,6 +101,12 @@ def test_advance_validation(db, two_rounds):
         subs.advance(actor=vendor, phase=first, submissions=[winners[0][1]], to_phase=later,
                      accept_by=utcnow() + timedelta(days=1))
     assert db.session.execute(select(Advancement)).first() is None and not later.invitation_only
+    first.challenge.status = "results_published"  # the challenge is over: no later phase will run
+    with pytest.raises(ValidationFailed) as err:
+        subs.advance(actor=staff, phase=first, submissions=[winners[0][1]], to_phase=later,
+                     accept_by=utcnow() + timedelta(days=1))
+    assert "Results of this challenge are published" in err.value.errors["to_phase"]
+    assert db.session.execute(select(Advancement)).first() is None
 
 
 def test_advance_page_and_vendor_dashboard(client, login_as, db, two_rounds):
