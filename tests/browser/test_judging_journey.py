@@ -60,7 +60,9 @@ def test_judge_invitation_attestation_conflict_scoring_and_staff_approval(browse
     # The ten section tabs wrap: the page never scrolls sideways on a 1280-pixel screen, nor on a phone.
     assert office.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     office.page.set_viewport_size({"width": 390, "height": 800})
-    assert office.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for section in ("progress", "panel", "conflicts", "assignments", "leaderboard", "statistics", "awards"):
+        office.visit(f"{panel}/{section}")  # wide tables scroll in their own box, not the page
+        assert office.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), section
     office.page.set_viewport_size({"width": 1280, "height": 720})
 
     # The judge declares a conflict with the first entry: it leaves the queue.
