@@ -55,6 +55,11 @@ def test_record_approve_publish_and_winners(client, db, judged):
     assert {"place", "title", "amount", "justification"} <= set(err.value.errors)
     # With three judges the bootstrap cannot separate E1 from the award line: it is a statistical tie.
     assert "statistical tie" in err.value.errors["override_reason"]
+    with pytest.raises(ValidationFailed) as err:
+        awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="T" * 1000,
+                            amount=1, justification="j" * 6000, override_reason="x")
+    assert err.value.errors["title"] == "Shorten the award's name to 200 characters."
+    assert err.value.errors["justification"] == "Shorten the justification to 5,000 characters."
     first = awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First place",
                                 amount=50_000, justification="Highest on every method.",
                                 override_reason="First on all six methods; the panel confirmed it.")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from challenges.extensions import db as _db
@@ -73,3 +75,19 @@ def test_queue_page_lists_lines(client, login_as, panel):
     page = client.get("/judging/")
     assert page.status_code == 200 and "1 of 5 reviews submitted." in page.text
     assert page.text.count("Not started") == 3 and ">Draft<" in page.text and ">Submitted<" in page.text
+
+
+def test_open_panels_with_work_left_come_first(db):
+    """A judge on several panels sees first the one where scoring is open and entries wait."""
+    user = make_user(email="busy@agency.gov", roles=("judge",))
+    phases = [make_challenge(publish=True, slug=f"queue-order-{n}").phases[0] for n in range(2)]
+    waiting = phases[0]  # opened for scoring, with an entry to score
+    phases[1].closes_at = waiting.closes_at + timedelta(days=30)  # newest phase: listed first by date alone
+    vendor = make_user(email="q-order@v.com", roles=("vendor",))
+    entry, _ = make_submission(vendor, waiting, organization_name="Order Co", submit=True)
+    close_submissions(waiting)
+    member = make_judge(waiting, user=user)
+    make_assignment(member, entry)
+    make_judge(phases[1], user=user)  # still taking applications: nothing to score yet
+    order = [m.phase_id for m, _ in judging.queue_lines(user)]
+    assert order == [waiting.id, phases[1].id]

@@ -474,3 +474,16 @@ def test_nothing_changes_the_results_once_judging_is_over(db, staff, phase, entr
     assert db.session.get(Assignment, assignment.id).status == "assigned"
     assert db.session.execute(select(func.count(judging.Conflict.id))).scalar_one() == 0
     assert db.session.get(PanelMember, judge.id).status == "active" and not judge.affiliations
+
+
+def test_overlong_panel_and_conflict_text_is_refused_not_cut(db, staff, phase, entries):
+    with pytest.raises(ValidationFailed) as err:
+        judging.invite_judge(actor=staff, phase=phase, email="long@agency.gov", expertise="x" * 5000,
+                             agency="a" * 201)
+    assert set(err.value.errors) == {"expertise", "agency"}
+    assert db.session.execute(select(func.count(PanelMember.id))).scalar_one() == 0
+    judge = make_judge(phase, "brief@agency.gov")
+    with pytest.raises(ValidationFailed) as err:
+        judging.pin_conflict(actor=staff, member=judge, type_="other", reason="r" * 20_000, submission=entries[0])
+    assert err.value.errors["reason"] == "Describe the conflict in at most 2,000 characters."
+    assert db.session.execute(select(func.count(judging.Conflict.id))).scalar_one() == 0

@@ -36,6 +36,10 @@ def record_award(*, actor: User, phase: Phase, submission: Submission, place: in
     errors: dict[str, str] = {}
     if place is None or place < 1:
         errors["place"] = "Enter the place: 1 for first."
+    if len(title.strip()) > 200:
+        errors["title"] = "Shorten the award's name to 200 characters."
+    if len(justification.strip()) > 5000:
+        errors["justification"] = "Shorten the justification to 5,000 characters."
     if not title.strip():
         errors["title"] = "Name the award, such as First place."
     if amount is None or amount < 0:

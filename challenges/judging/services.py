@@ -73,8 +73,18 @@ def _normalise_tags(tags: Any) -> list[str]:
     return sorted({t.strip().lower() for t in tags or [] if t and t.strip()})
 
 
-def _panel_errors(max_load: int, min_load: int) -> dict[str, str]:
+MAX_TAG, MAX_TAGS, MAX_AGENCY, MAX_REASON = 60, 30, 200, 2000
+CREATE_MISSING_HINT = "tick “Create entries and judges the file names”, or use --create-missing on the command line"
+
+
+def _panel_errors(max_load: int, min_load: int, expertise: Any = (), agency: str = "") -> dict[str, str]:
     errors = {}
+    tags = _normalise_tags(expertise)
+    if len(tags) > MAX_TAGS or any(len(t) > MAX_TAG for t in tags):
+        errors["expertise"] = (f"List at most {MAX_TAGS} expertise tags of up to {MAX_TAG} characters each, "
+                               "separated by commas.")
+    if len((agency or "").strip()) > MAX_AGENCY:
+        errors["agency"] = f"Shorten the agency to {MAX_AGENCY} characters."
     if max_load < 0 or max_load > 1000:
         errors["max_load"] = "Enter a maximum load from 0 to 1000."
     if min_load < 0 or min_load > max_load:
@@ -92,7 +102,7 @@ def invite_judge(*, actor: User, phase: Phase, email: str, expertise: Any = (), 
         address = normalize_email(email)
     except ValidationFailed as exc:
         raise ValidationFailed("Enter the judge's email address.", {"email": exc.message}) from exc
-    errors = _panel_errors(max_load, min_load)
+    errors = _panel_errors(max_load, min_load, expertise, agency)
     if errors:
         raise ValidationFailed("Please correct the judge's details.", errors)
     member = db.session.execute(select(PanelMember).where(PanelMember.phase_id == phase.id,
@@ -130,7 +140,7 @@ def _only_one_chair(member: PanelMember) -> None:
 def update_member(*, actor: User, member: PanelMember, expertise: Any, max_load: int, min_load: int,
                   agency: str, is_chair: bool) -> PanelMember:
     require_staff(actor)
-    errors = _panel_errors(max_load, min_load)
+    errors = _panel_errors(max_load, min_load, expertise, agency)
     if errors:
         raise ValidationFailed("Please correct the judge's details.", errors)
     before = {"expertise": member.expertise, "max_load": member.max_load, "min_load": member.min_load,
@@ -248,6 +258,8 @@ def _conflict_errors(type_: str, reason: str, organization: Organization | None,
         errors["type"] = "Choose the kind of conflict."
     if not reason.strip():
         errors["reason"] = "Describe the conflict in a sentence."
+    elif len(reason.strip()) > MAX_REASON:
+        errors["reason"] = f"Describe the conflict in at most {MAX_REASON:,} characters."
     if (organization is None) == (submission is None):
         errors["target"] = "Choose an organisation or one entry."
     return errors
@@ -953,6 +965,10 @@ def queue_lines(user: User) -> list[tuple[PanelMember, list[QueueEntry]]]:
                 if submission_id not in conflicts]
         live.sort(key=lambda e: (e.review_status == "submitted", e.public_code))
         out.append((member, live))
+    # Panels where scoring is open and something is left to do come first, then other open ones.
+    now = utcnow()
+    out.sort(key=lambda pair: (not judging_open(pair[0].phase, now),
+                               not any(e.review_status != "submitted" for e in pair[1])))
     return out
 
 
@@ -1297,12 +1313,12 @@ def import_scores(*, actor: User, challenge: Challenge, phase: Phase, text: str,
             entry_cache[entry_text] = _find_entry(phase, entry_text)
         if entry_cache[entry_text] is None and not create_missing:
             errors.append(f"line {line}: no entry with code or title {entry_text!r} in phase {phase.key} "
-                          "(use --create-missing to create it)")
+                          f"({CREATE_MISSING_HINT})")
             continue
         member = members.get(email)
         if (member is None or member.status == PanelStatus.REMOVED) and not create_missing:
             errors.append(f"line {line}: {email} is not on the panel of phase {phase.key} "
-                          "(use --create-missing to add them)")
+                          f"({CREATE_MISSING_HINT})")
             continue
         group = groups.setdefault((entry_text, email), {"values": {}, "comments": {}, "lines": {}})
         if key in group["values"]:
