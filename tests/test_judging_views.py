@@ -7,6 +7,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
+from challenges.judging import services as judging_services
 from challenges.judging.models import Assignment, AssignmentRun, Conflict, PanelMember, Review
 from challenges.mail import OutboxMessage
 from tests.factories import close_submissions, make_assignment, make_challenge, make_judge, make_submission, make_user
@@ -44,7 +45,9 @@ def test_invitation_attestation_and_queue_over_http(client, login_as, db, world)
     path = "/judging/invitations/" + mail.body_text.split("/judging/invitations/")[1].split()[0]
 
     login_as(make_user(email="new.judge@doe.gov", roles=()))
-    assert client.get(path).status_code == 200
+    invitation = client.get(path)
+    assert invitation.status_code == 200
+    assert f"<strong>{phase.challenge.title}: {phase.name}</strong>" in invitation.text  # says what it is for
     accepted = client.post(path)
     member = db.session.execute(select(PanelMember)).scalar_one()
     assert accepted.status_code == 302 and accepted.headers["Location"].endswith(
@@ -53,8 +56,10 @@ def test_invitation_attestation_and_queue_over_http(client, login_as, db, world)
     # Before signing, the entry sends the judge to the attestation.
     sent = client.get(f"/judging/entries/{assignment.id}")
     assert sent.status_code == 302 and "/attestation" in sent.headers["Location"]
-    unsigned = client.post(f"/judging/panels/{member.id}/attestation", data={"version": "x"})
+    unsigned = client.post(f"/judging/panels/{member.id}/attestation",
+                           data={"version": "x", "affiliations": "Acme Analytics\nState University"})
     assert unsigned.status_code == 400 and "Tick the box" in unsigned.text
+    assert "Acme Analytics\nState University</textarea>" in unsigned.text  # what was typed is kept
     from challenges.judging.services import ATTESTATION_VERSION
 
     signed = client.post(f"/judging/panels/{member.id}/attestation",
@@ -288,3 +293,23 @@ def test_judge_leaderboard_only_as_the_phase_allows(client, login_as, db, world)
     login_as(other.user)
     assert client.get(f"/judging/panels/{other.id}/leaderboard").status_code == 200
     assert client.get(url).status_code == 404  # not their panel seat
+
+
+def test_bids_page_names_the_phase_and_never_discards_a_review(client, login_as, db, world):
+    challenge, phase, subs, _ = world
+    phase.bids_enabled = True
+    judge = make_judge(phase, "bidder@agency.gov")
+    scored = make_assignment(judge, subs[0])
+    judging_services.save_review(actor=judge.user, assignment=scored, values={"quality": "4", "impact": "4"},
+                                 comments={}, submit=True)
+    db.session.commit()
+    login_as(judge.user)
+    url = f"/judging/panels/{judge.id}/bids"
+    page = client.get(url).text
+    assert f"{challenge.title}: {phase.name}" in page and 'href="/judging/">Back to your judging' in page
+    refused = client.post(url, data={f"bid-{subs[0].id}": "no", f"bid-{subs[1].id}": "yes"}, follow_redirects=True)
+    assert "Nothing was saved. You already submitted a review of this entry" in refused.text
+    db.session.expire_all()
+    assert judging_services.bids_of(judge) == {} and db.session.get(Assignment, scored.id).status == "assigned"
+    saved = client.post(url, data={f"bid-{subs[1].id}": "yes"}, follow_redirects=True)
+    assert "Your preferences are saved." in saved.text and judging_services.bids_of(judge) == {subs[1].id: "yes"}

@@ -166,6 +166,16 @@ def remove_member(*, actor: User, member: PanelMember, reason: str) -> None:
     audit.record(actor=actor, action="panel.removed", obj=member, details={"reason": reason.strip()})
 
 
+def invitation_for(token: str, max_age: int = 30 * 24 * 3600) -> PanelMember | None:
+    """The panel seat an invitation link is for, to name it before accepting (None when the link is bad;
+    accepting then says why)."""
+    try:
+        data = read_invitation("panel-invitation", token, max_age, expired="")
+    except ValidationFailed:
+        return None
+    return db.session.get(PanelMember, data.get("id") or 0)
+
+
 def accept_invitation(*, actor: User, token: str, max_age: int = 30 * 24 * 3600) -> PanelMember:
     data = read_invitation("panel-invitation", token, max_age,
                            expired="This invitation has expired; ask the programme team for a new one.")

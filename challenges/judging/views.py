@@ -89,7 +89,8 @@ def accept_invitation(token: str):
         db.session.commit()
         flash(f"You joined the panel for {member.phase.challenge.title}: {member.phase.name}.", "success")
         return redirect(url_for("judging.attest", member_id=member.id))
-    return render_template("judging/invitation.html", form=form, token=token)
+    return render_template("judging/invitation.html", form=form, token=token,
+                           member=services.invitation_for(token))
 
 
 @bp.route("/panels/<int:member_id>/attestation", methods=["GET", "POST"])
@@ -112,7 +113,9 @@ def attest(member_id: int):
             else:
                 flash("Thank you: the attestation is signed.", "success")
                 return redirect(url_for("judging.queue"))
+    typed = request.form.get("affiliations") if request.method == "POST" else None
     return render_template("judging/attest.html", member=member, text=services.ATTESTATION_TEXT,
+                           affiliations=typed if typed is not None else "\n".join(member.affiliations or []),
                            version=services.ATTESTATION_VERSION, errors=errors), 400 if errors else 200
 
 
