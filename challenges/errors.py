@@ -19,6 +19,11 @@ class DomainError(Exception):
         self.message = message
         self.errors = errors or {}
 
+    def summary(self) -> str:
+        """The message and its field details in one line, for a flash on the page the action came from."""
+        details = " ".join(v for v in self.errors.values() if v and v != self.message)
+        return f"{self.message} {details}".strip()
+
 
 class ValidationFailed(DomainError):
     """Input broke a rule; `errors` maps a field (or JSON path) to what to do about it."""

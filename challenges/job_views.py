@@ -49,13 +49,11 @@ def show(job_id: str):
     """Refreshes itself (meta refresh, no script needed) until the job finishes."""
     job = _job(job_id)
     page = JOB_PAGES.get(job.name, JobPage(job.name, "", "", ""))
-    back = None
-    if page.back_endpoint:
-        phase = db.session.get(Phase, job.params.get("phase_id") or 0) if "phase_id" in (job.params or {}) else None
-        if phase is not None:
-            back = url_for(page.back_endpoint, slug=phase.challenge.slug, phase_id=phase.id)
-        elif "phase_id" not in (job.params or {}):
-            back = url_for(page.back_endpoint)
+    params, back = job.params or {}, None
+    if page.back_endpoint and "phase_id" not in params:
+        back = url_for(page.back_endpoint)
+    elif page.back_endpoint and (phase := db.session.get(Phase, params["phase_id"])) is not None:
+        back = url_for(page.back_endpoint, slug=phase.challenge.slug, phase_id=phase.id)
     return render_template("jobs/show.html", job=job, page=page, back=back)
 
 

@@ -72,8 +72,7 @@ def _back(endpoint: str, phase) -> Response:
 def _refused(exc: DomainError) -> None:
     """A row action that cannot be done: say why on the page it came from, change nothing."""
     db.session.rollback()
-    details = " ".join(v for v in (exc.errors or {}).values() if v and v != exc.message)
-    flash(f"{exc.message} {details}".strip(), "error")
+    flash(exc.summary(), "error")
 
 
 @bp.route(BASE + "/panel", methods=["GET", "POST"])

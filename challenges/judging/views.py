@@ -249,8 +249,7 @@ def recuse(assignment_id: int):
         services.recuse(actor=current_user, assignment=assignment, reason=request.form.get("reason", ""))
     except DomainError as exc:
         db.session.rollback()
-        details = " ".join(v for v in (exc.errors or {}).values() if v != exc.message)
-        flash(f"{exc.message} {details}".strip(), "error")
+        flash(exc.summary(), "error")
         return redirect(url_for("judging.entry", assignment_id=assignment.id))
     db.session.commit()
     flash("You recused yourself; programme staff will reassign the entry.", "success")
