@@ -171,6 +171,52 @@ def test_staff_pin_and_bid_no_is_a_conflict(db, staff, phase, entries):
         judging.place_bid(actor=judge.user, member=judge, submission=entries[1], value="love it")
 
 
+def test_lift_a_conflict_with_a_reason_and_no_duplicate_conflicts(db, staff, phase, entries):
+    """A conflict pinned by mistake can be lifted (reason kept, audited) and the pair assigned again; a
+    second identical conflict is refused rather than stored twice."""
+    judge = make_judge(phase, "lifted@agency.gov")
+    conflict = judging.pin_conflict(actor=staff, member=judge, type_="personal", reason="Wrong judge picked",
+                                    organization=entries[0].organization)
+    with pytest.raises(ValidationFailed) as err:
+        judging.pin_conflict(actor=staff, member=judge, type_="financial", reason="Again",
+                             organization=entries[0].organization)
+    assert "already has a conflict with that organisation" in err.value.errors["target"]
+    judging.declare_conflict(actor=judge.user, member=judge, type_="financial", reason="Shares",
+                             submission=entries[1])
+    with pytest.raises(ValidationFailed, match="correct"):
+        judging.declare_conflict(actor=judge.user, member=judge, type_="other", reason="Still shares",
+                                 submission=entries[1])
+    with pytest.raises(PermissionDenied):
+        judging.lift_conflict(actor=judge.user, conflict=conflict, reason="Not me")
+    with pytest.raises(ValidationFailed) as err:
+        judging.lift_conflict(actor=staff, conflict=conflict, reason="  ")
+    assert err.value.errors == {"reason": "Say why this is no longer a conflict."}
+    with pytest.raises(ValidationFailed):
+        judging.lift_conflict(actor=staff, conflict=conflict, reason="x" * (judging.MAX_REASON + 1))
+    assert conflict.status == "active"
+
+    judging.lift_conflict(actor=staff, conflict=conflict, reason="Pinned on the wrong judge")
+    db.session.commit()
+    assert conflict.status == "lifted" and conflict.decision_note == "Pinned on the wrong judge"
+    assert conflict.reason == "Wrong judge picked" and conflict.decided_by_id == staff.id
+    assert (judge.id, entries[0].id) not in judging.conflicted_pairs(phase)
+    assert (judge.id, entries[1].id) in judging.conflicted_pairs(phase)
+    assert judging.assign(actor=staff, member=judge, submission=entries[0]).status == "assigned"
+    with pytest.raises(Conflict, match="Only an active conflict"):
+        judging.lift_conflict(actor=staff, conflict=conflict, reason="twice")
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "conflict.lifted")).scalar_one()
+    assert event.details["reason"] == "Pinned on the wrong judge" and event.details["source"] == "pinned"
+    # once lifted, the same pair may be pinned again (new information), and it blocks again
+    judging.pin_conflict(actor=staff, member=judge, type_="personal", reason="New information",
+                         organization=entries[0].organization)
+    assert (judge.id, entries[0].id) in judging.conflicted_pairs(phase)
+    judging.close_judging(actor=staff, phase=phase)
+    declared = db.session.execute(select(judging.Conflict).where(judging.Conflict.source == "declared")).scalar_one()
+    with pytest.raises(Conflict, match="reopen judging"):
+        judging.lift_conflict(actor=staff, conflict=declared, reason="Too late")
+    assert verify()
+
+
 # --- assignment -------------------------------------------------------------------------------
 
 

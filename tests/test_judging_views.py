@@ -189,8 +189,14 @@ def test_staff_conflicts_page_pin_and_dismiss(client, login_as, db, world):
     _, phase, subs, staff = world
     suspect = make_judge(phase, "person@firm2.com")
     login_as(staff)
-    page = client.get(staff_url(phase, "conflicts"))
-    assert "email domain firm2.com is the organisation" in page.text
+    page = client.get(staff_url(phase, "conflicts"))  # reading the page writes nothing
+    assert page.status_code == 200 and "No conflicts recorded." in page.text
+    assert db.session.execute(select(func.count(Conflict.id))).scalar_one() == 0
+    checked = client.post(staff_url(phase, "conflicts"), data={"action": "recheck"}, follow_redirects=True)
+    assert "Checked again: 1 new suspected conflict(s)." in checked.text
+    assert "email domain firm2.com is the organisation" in checked.text
+    again = client.post(staff_url(phase, "conflicts"), data={"action": "recheck"}, follow_redirects=True)
+    assert "no new suspected conflicts" in again.text
     conflict = db.session.execute(select(Conflict)).scalar_one()
     refused = client.post(f"/staff/conflicts/{conflict.id}/decide", data={"decision": "dismiss"},
                           follow_redirects=True)  # said on the conflicts page itself, nothing decided
@@ -208,6 +214,38 @@ def test_staff_conflicts_page_pin_and_dismiss(client, login_as, db, world):
     missing = client.post(staff_url(phase, "conflicts"), data={"member_id": str(suspect.id), "type": "personal",
                                                                 "reason": "x"})
     assert missing.status_code == 400 and "Choose an organisation or one entry" in missing.text
+    twice = client.post(staff_url(phase, "conflicts"), data={
+        "member_id": str(suspect.id), "target": f"s{subs[0].id}", "type": "financial", "reason": "Again"})
+    assert twice.status_code == 400 and "already has a conflict with that entry" in twice.text
+    spouse = db.session.execute(select(Conflict).where(Conflict.source == "pinned")).scalar_one()
+    no_reason = client.post(f"/staff/conflicts/{spouse.id}/decide", data={"decision": "lift"},
+                            follow_redirects=True)
+    assert "Say why this is no longer a conflict." in no_reason.text
+    odd = client.post(f"/staff/conflicts/{spouse.id}/decide", data={"decision": "maybe"}, follow_redirects=True)
+    assert "Choose confirm, dismiss or lift." in odd.text
+    lifted = client.post(f"/staff/conflicts/{spouse.id}/decide",
+                         data={"decision": "lift", "reason": "Pinned on the wrong judge"}, follow_redirects=True)
+    assert "Conflict lifted" in lifted.text and "Pinned on the wrong judge" in lifted.text
+    db.session.expire_all()
+    assert db.session.get(Conflict, spouse.id).status == "lifted"
+    assert client.post(staff_url(phase, "assignments"), data={
+        "action": "manual", "member_id": str(suspect.id), "submission_id": str(subs[0].id)}).status_code == 302
+
+
+def test_manual_assignment_checks_for_new_suspicions_first(client, login_as, db, world):
+    """A vendor who joins the judge's domain after the invitation is caught when staff assign by hand,
+    and the suspicion stays recorded though the assignment itself is refused."""
+    _, phase, subs, staff = world
+    judge = make_judge(phase, "late@agency.gov")
+    subs[1].organization.email_domain = "agency.gov"
+    db.session.commit()
+    login_as(staff)
+    refused = client.post(staff_url(phase, "assignments"), data={
+        "action": "manual", "member_id": str(judge.id), "submission_id": str(subs[1].id)})
+    assert refused.status_code == 400 and "conflict of interest" in refused.text
+    db.session.expire_all()
+    assert db.session.execute(select(Conflict.status)).scalars().all() == ["suspected"]
+    assert db.session.execute(select(func.count(Assignment.id))).scalar_one() == 0
 
 
 def test_web_score_import_reports_lines(client, login_as, db, world):

@@ -71,9 +71,10 @@ class Conflict(db.Model):
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(20), default="other")
     source: Mapped[str] = mapped_column(String(20))  # declared | pinned | suspected
-    status: Mapped[str] = mapped_column(String(20), default="active")  # active | suspected | dismissed
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | suspected | dismissed | lifted
     reason: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[str] = mapped_column(Text, default="")  # why it was suspected
+    decision_note: Mapped[str] = mapped_column(Text, default="", server_default="")  # staff's confirm/dismiss/lift
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

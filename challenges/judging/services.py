@@ -318,6 +318,9 @@ def _add_conflict(actor: User, member: PanelMember, source: str, type_: str, rea
     errors = _conflict_errors(type_, reason, organization, submission)
     if submission is not None and submission.phase_id != member.phase_id:
         errors["target"] = "That entry is not in this phase."
+    if not errors and _same_conflict(member, organization, submission) is not None:
+        errors["target"] = (f"{member.email} already has a conflict with "
+                            f"{'that organisation' if organization is not None else 'that entry'}.")
     if errors:
         raise ValidationFailed("Please correct the conflict.", errors)
     conflict = Conflict(phase_id=member.phase_id, panel_member_id=member.id, type=type_, source=source,
@@ -333,6 +336,38 @@ def _add_conflict(actor: User, member: PanelMember, source: str, type_: str, rea
     return conflict
 
 
+def _same_conflict(member: PanelMember, organization: Organization | None,
+                   submission: Submission | None) -> Conflict | None:
+    """A blocking conflict of this judge with exactly this organisation or entry, if one exists: a second
+    one would only make the record harder to read (and to lift)."""
+    target = (Conflict.organization_id == organization.id if organization is not None
+              else Conflict.submission_id == (submission.id if submission is not None else None))
+    return db.session.execute(select(Conflict).where(
+        Conflict.panel_member_id == member.id, target, Conflict.status.in_(("active", "suspected")))
+    ).scalars().first()
+
+
+def lift_conflict(*, actor: User, conflict: Conflict, reason: str) -> Conflict:
+    """Staff lift an active conflict (pinned by mistake, or a declaration that turns out not to be one).
+    The reason is kept with the conflict and in the audit log; the judge is not re-assigned by this:
+    that stays a separate, visible decision."""
+    require_staff(actor)
+    if conflict.status != "active":
+        raise ConflictError("Only an active conflict can be lifted.")
+    _refuse_when_over(db.session.get(Phase, conflict.phase_id))
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("Give a reason.", {"reason": "Say why this is no longer a conflict."})
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed("Shorten the reason.", {"reason": f"Use at most {MAX_REASON:,} characters."})
+    conflict.status, conflict.decision_note = "lifted", reason
+    conflict.decided_by_id, conflict.decided_at = actor.id, utcnow()
+    db.session.flush()
+    audit.record(actor=actor, action="conflict.lifted", obj=conflict,
+                 details={"judge": conflict.panel_member.email, "source": conflict.source, "reason": reason})
+    return conflict
+
+
 def decide_suspected(*, actor: User, conflict: Conflict, confirm: bool, reason: str = "") -> Conflict:
     """Staff confirm a suspected conflict (it becomes active) or dismiss it (it stops blocking)."""
     require_staff(actor)
@@ -342,10 +377,11 @@ def decide_suspected(*, actor: User, conflict: Conflict, confirm: bool, reason: 
     _refuse_when_over(phase)
     if not confirm and not reason.strip():
         raise ValidationFailed("Give a reason.", {"reason": "Say why this is not a conflict."})
+    if len(reason.strip()) > MAX_REASON:
+        raise ValidationFailed("Shorten the note.", {"reason": f"Use at most {MAX_REASON:,} characters."})
     conflict.status = "active" if confirm else "dismissed"
     conflict.decided_by_id, conflict.decided_at = actor.id, utcnow()
-    if reason.strip():
-        conflict.reason = reason.strip()
+    conflict.decision_note = reason.strip()
     db.session.flush()
     audit.record(actor=actor, action="conflict.confirmed" if confirm else "conflict.dismissed", obj=conflict,
                  details={"reason": reason.strip()})

@@ -134,6 +134,13 @@ def update_member(member_id: int):
 def conflicts(slug: str, phase_id: int):
     challenge, phase = _phase(slug, phase_id)
     errors: dict[str, str] = {}
+    if request.method == "POST" and request.form.get("action") == "recheck":
+        _csrf_ok()
+        found = services.detect_suspected(phase)
+        db.session.commit()
+        flash(f"Checked again: {len(found)} new suspected conflict(s)." if found
+              else "Checked again: no new suspected conflicts.", "success")
+        return _back("panel.conflicts", phase)
     if request.method == "POST":
         _csrf_ok()
         try:
@@ -156,8 +163,6 @@ def conflicts(slug: str, phase_id: int):
         else:
             flash("Conflict recorded; any assignment it touches was withdrawn.", "success")
             return _back("panel.conflicts", phase)
-    services.detect_suspected(phase)
-    db.session.commit()
     rows = db.session.query(Conflict).filter(Conflict.phase_id == phase.id).order_by(
         Conflict.status.desc(), Conflict.id).all()
     entries = services.entries(phase)
@@ -175,17 +180,25 @@ def decide_conflict(conflict_id: int):
     if conflict is None:
         raise NotFound("No such conflict.")
     _csrf_ok()
-    confirm = request.form.get("decision") == "confirm"
+    decision = request.form.get("decision")
     phase = conflict.panel_member.phase
     try:
-        services.decide_suspected(actor=current_user, conflict=conflict, confirm=confirm,
-                                  reason=request.form.get("reason", ""))
+        if decision == "lift":
+            services.lift_conflict(actor=current_user, conflict=conflict, reason=request.form.get("reason", ""))
+            done = (f"Conflict lifted: {conflict.panel_member.email} may now be assigned again "
+                    "(nothing was assigned automatically).")
+        elif decision in ("confirm", "dismiss"):
+            services.decide_suspected(actor=current_user, conflict=conflict, confirm=decision == "confirm",
+                                      reason=request.form.get("reason", ""))
+            done = ("Conflict confirmed; any assignment it touches was withdrawn." if decision == "confirm"
+                    else "Suspected conflict dismissed.")
+        else:
+            raise ValidationFailed("Choose confirm, dismiss or lift.")
     except DomainError as exc:
         _refused(exc)
     else:
         db.session.commit()
-        flash("Conflict confirmed; any assignment it touches was withdrawn." if confirm
-              else "Suspected conflict dismissed.", "success")
+        flash(done, "success")
     return _back("panel.conflicts", phase)
 
 
@@ -197,6 +210,9 @@ def assignments(slug: str, phase_id: int):
     if request.method == "POST":
         _csrf_ok()
         action = request.form.get("action")
+        if action in ("manual", "import"):  # conflicts are checked again whenever assignments change
+            services.detect_suspected(phase)
+            db.session.commit()
         try:
             if action == "manual":
                 member = db.session.get(PanelMember, _int("member_id", 0) or 0)
@@ -301,6 +317,9 @@ def progress(slug: str, phase_id: int):
     if request.method == "POST":
         _csrf_ok()
         action = request.form.get("action")
+        if action in ("manual", "import"):  # conflicts are checked again whenever assignments change
+            services.detect_suspected(phase)
+            db.session.commit()
         try:
             if action == "remind":
                 ids = [int(v) for v in request.form.getlist("member_id") if v.isdigit()] or None
