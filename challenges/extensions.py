@@ -8,7 +8,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -31,6 +31,14 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def lock_row(obj: Base) -> None:
+    """Serialise writers on one row until the transaction ends, before counting or checking a limit: a
+    no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite, so two simultaneous
+    requests cannot both see room."""
+    model = type(obj)
+    db.session.execute(update(model).where(model.id == obj.id).values(id=model.id))  # type: ignore[attr-defined]
 
 
 @event.listens_for(Engine, "connect")

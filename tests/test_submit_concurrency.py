@@ -171,3 +171,60 @@ def test_fifty_simultaneous_registrations_for_the_last_ten_seats(app, db):
     assert db.session.execute(select(func.count(Registration.id))).scalar_one() == 52
     assert outcomes[:50].count("registered") == 10
     assert verify().ok
+
+
+def test_simultaneous_awards_keep_one_per_entry_and_the_prize_total(app, db):
+    """Two staff members record awards at the same moment: an entry gets one award, and the awards
+    never add up to more than the prize total (100,000 here), whatever the interleaving."""
+    from challenges import services as core
+    from challenges.errors import ValidationFailed
+    from challenges.judging import awards
+    from challenges.judging import services as judging
+    from challenges.judging.models import Award
+    from challenges.models import Challenge, Phase
+
+    staff = [make_user(email=f"awarder{n}@example.gov", roles=("staff",)) for n in range(8)]
+    challenge = make_challenge(author=staff[0], publish=True, slug="award-race")
+    phase = challenge.phases[0]
+    rows = ["entry,judge,criterion,score"] + [
+        f"Race entry {e},j{j}@agency.gov,{c},{1 + (e * 3 + j + len(c)) % 5}"
+        for e in range(4) for j in range(3) for c in ("quality", "impact")]
+    judging.import_scores(actor=staff[0], challenge=challenge, phase=phase, text="\n".join(rows) + "\n",
+                          create_missing=True)
+    core.transition(actor=staff[0], challenge=challenge, to="closed")
+    core.transition(actor=staff[0], challenge=challenge, to="judging")
+    db.session.commit()
+    entry_ids = db.session.execute(select(Submission.id).where(Submission.phase_id == phase.id)
+                                   .order_by(Submission.id)).scalars().all()
+    phase_id, staff_ids, challenge_id = phase.id, [s.id for s in staff], challenge.id
+    db.session.remove()
+
+    def record(job):
+        n, entry_id, amount = job
+        with app.app_context():
+            try:
+                awards.record_award(actor=_db.session.get(User, staff_ids[n]),
+                                    phase=_db.session.get(Phase, phase_id),
+                                    submission=_db.session.get(Submission, entry_id), place=1 + n % 4,
+                                    title=f"Award {n}", amount=amount, justification="race",
+                                    override_reason="the panel decided")
+                _db.session.commit()
+                return "recorded"
+            except ValidationFailed:
+                _db.session.rollback()
+                return "refused"
+            finally:
+                _db.session.remove()
+
+    # Four press "record" for the first entry at once; four others each award 40,000 to other entries.
+    jobs = [(n, entry_ids[0], 10_000) for n in range(4)] + [(n, entry_ids[1 + n % 3], 40_000) for n in range(4, 8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(record, jobs))
+    recorded = db.session.execute(select(Award)).scalars().all()
+    assert outcomes.count("recorded") == len(recorded)
+    assert sum(1 for a in recorded if a.submission_id == entry_ids[0]) == 1
+    assert len({a.submission_id for a in recorded}) == len(recorded)  # never two awards for one entry
+    assert sum(a.amount for a in recorded) <= 100_000
+    assert len(recorded) == 3  # 10,000 + two of the 40,000 awards fit; the third would pass the total
+    assert db.session.get(Challenge, challenge_id).prize_total == 100_000
+    assert verify().ok

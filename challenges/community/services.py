@@ -16,12 +16,12 @@ from dateutil.rrule import MONTHLY, rrule, weekday
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from .. import audit, jobs, mail
 from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from ..extensions import db
+from ..extensions import db, lock_row
 from ..links import external_url
 from ..markdown import render as render_markdown
 from ..services import require_staff
@@ -794,8 +794,8 @@ def is_registered(event: Event, user: Any) -> bool:
 
 
 def _lock(event: Event) -> Event:
-    """A no-op UPDATE first: the row lock (PostgreSQL) or write lock (SQLite) makes seat counting exact."""
-    db.session.execute(update(Event).where(Event.id == event.id).values(id=Event.id))
+    """Locked first, so seat counting is exact."""
+    lock_row(event)
     db.session.refresh(event)
     db.session.expire(event, ["registrations"])
     return event

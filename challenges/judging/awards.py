@@ -9,7 +9,7 @@ from sqlalchemy import select
 from .. import audit, mail
 from ..accounts.models import User
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from ..extensions import db
+from ..extensions import db, lock_row
 from ..links import external_url
 from ..models import Challenge, ChallengeStatus, Phase
 from ..services import require_staff, transition
@@ -33,6 +33,7 @@ def record_award(*, actor: User, phase: Phase, submission: Submission, place: in
                  amount: int | None, justification: str, override_reason: str = "") -> Award:
     """An award for an entry on the leaderboard. A provisional or tied entry needs a written override."""
     require_staff(actor)
+    lock_row(phase.challenge)  # one award per entry and the prize total hold under simultaneous requests
     errors: dict[str, str] = {}
     if place is None or place < 1:
         errors["place"] = "Enter the place: 1 for first."
@@ -89,6 +90,10 @@ def approve_award(*, actor: User, award: Award) -> Award:
         raise Conflict("This award was already decided.")
     if award.created_by_id == actor.id and not actor.is_system:
         raise PermissionDenied("Another staff member must approve an award you recorded.")
+    lock_row(award.phase.challenge)
+    db.session.refresh(award)
+    if award.status != "proposed":  # decided by someone else while this request waited for the lock
+        raise Conflict("This award was already decided.")
     too_much = _over_prize_total(award.phase.challenge, award.amount or 0, besides=award)
     if too_much:  # the total may have been lowered since the award was recorded
         raise Conflict(too_much)

@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from .. import audit, jobs, mail
 from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from ..extensions import db
+from ..extensions import db, lock_row
 from ..links import external_url, read_invitation, sign_invitation
 from ..models import ChallengeStatus, FormField, Phase
 from ..storage import StorageError, TooLarge, get_storage, new_key, track_new_object
@@ -229,10 +229,7 @@ def start_application(*, actor: User, phase: Phase, organization: Organization,
     if phase.invitation_only and not invited(organization, phase):
         raise PermissionDenied(f"{phase.name} is open only to entries advanced from the previous round, "
                                "whose invitation was accepted.")
-    # Serialise starts per organisation before counting: a no-op UPDATE takes the row lock on
-    # PostgreSQL and the write lock on SQLite, so two simultaneous starts cannot both see room.
-    db.session.execute(update(Organization).where(Organization.id == organization.id)
-                       .values(id=Organization.id))
+    lock_row(organization)  # two simultaneous starts cannot both see room
     count = db.session.execute(
         select(func.count(Submission.id)).where(Submission.phase_id == phase.id,
                                                 Submission.organization_id == organization.id,
