@@ -128,3 +128,30 @@ def test_advance_page_and_vendor_dashboard(client, login_as, db, two_rounds):
     assert "Apply to Pilots" in client.get("/vendor/").text
     login_as(winners[1][0])
     assert client.post(f"/vendor/advancements/{advancement.id}", data={"decision": "accept"}).status_code == 404
+
+
+def test_advance_page_lists_entries_in_leaderboard_order(client, login_as, db, two_rounds):
+    """Staff pick finalists from the ranking: rank, score under the primary method, rank range and
+    flags beside each entry, strongest first; an entry without counted reviews comes last."""
+    from challenges.judging import services as judging
+    from tests.factories import make_assignment, make_judge
+
+    staff, first, _later, winners, losers = two_rounds
+    entries = [e for _, e in winners + losers]
+    judges = [make_judge(first, f"ranker{n}@agency.gov") for n in range(2)]
+    for judge in judges:  # Co 1 best, then Co 0; Co 2 is never scored
+        for entry, marks in ((entries[0], ("3", "3")), (entries[1], ("5", "4"))):
+            judging.save_review(actor=judge.user, assignment=make_assignment(judge, entry),
+                                values=dict(zip(("quality", "impact"), marks, strict=True)), comments={},
+                                submit=True)
+    db.session.commit()
+    login_as(staff)
+    page = client.get(f"/staff/challenges/rounds/phases/{first.id}/advance").text
+    codes = [e.public_code for e in entries]
+    assert page.index(codes[1]) < page.index(codes[0]) < page.index(codes[2])
+    assert "in leaderboard order (mean)" in page and '<th scope="col">Mean</th>' in page
+    first_row = page[page.index(f'id="entry-{entries[1].id}"'):page.index(f'id="entry-{entries[0].id}"')]
+    assert "<td>1</td>" in first_row and "<td>90.00</td>" in first_row and "<td>1–1</td>" in first_row
+    second_row = page[page.index(f'id="entry-{entries[0].id}"'):page.index(f'id="entry-{entries[2].id}"')]
+    assert "<td>2</td>" in second_row and "<td>50.00</td>" in second_row
+    assert "no counted reviews" in page[page.index(f'id="entry-{entries[2].id}"'):]

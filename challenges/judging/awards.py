@@ -160,8 +160,7 @@ def public_leaderboards(challenge: Challenge) -> list[tuple[Phase, str, list[dic
         if phase.public_results != "leaderboard":
             continue
         method = phase.primary_method
-        _board, rows = results.cache.get(phase, ("public leaderboard", method),
-                                         lambda phase=phase: results.phase_leaderboard(phase))
+        _board, rows = results.cached_leaderboard(phase, method)
         won = {a.submission.public_code: a.title for a in awards_of(phase) if a.status == "approved"}
         column = PRIMARY_COLUMN[method]
         out.append((phase, method, [

@@ -298,6 +298,13 @@ class ResultsCache:
 cache = ResultsCache()
 
 
+def cached_leaderboard(phase: Phase, method: str | None = None) -> tuple[stats.Leaderboard, list[dict[str, Any]]]:
+    """`phase_leaderboard` with its defaults, shared by every page that only reads it (awards, rounds,
+    the public ranking); callers must not change the rows."""
+    method = method or phase.primary_method
+    return cache.get(phase, ("leaderboard", method), lambda: phase_leaderboard(phase, method=method))
+
+
 def leaderboard_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     columns = ["rank", "entry", "title", "n_reviews", "assigned", "mean", "median", "trimmed_mean", "zscore",
                "calibrated", "shift", "borda", "sd", "range", "percentile", "rank_low", "rank_high",

@@ -19,7 +19,7 @@ from ..submissions.models import Submission
 from ..timezones import TimezoneError, local_to_utc, utcnow
 from . import report, services, sheets
 from .models import CONFLICT_TYPES, Assignment, AssignmentRun, Conflict, PanelMember
-from .statistics import METHODS
+from .statistics import METHODS, PRIMARY_COLUMN
 
 bp = Blueprint("panel", __name__, url_prefix="/staff")
 BASE = "/challenges/<slug>/phases/<int:phase_id>"
@@ -354,6 +354,7 @@ def progress(slug: str, phase_id: int):
 def advance(slug: str, phase_id: int):
     """Rounds: advance selected entries to a later phase, whose vendors are invited to apply there."""
     from ..submissions import services as applications
+    from . import results
 
     challenge, phase = _phase(slug, phase_id)
     later = [p for p in challenge.phases if p.order > phase.order]
@@ -378,9 +379,16 @@ def advance(slug: str, phase_id: int):
                   "their applicants were emailed.", "success")
             return _back("panel.advance", phase)
     _, per_entry = services.progress(phase)
+    # Ranked as on the leaderboard (primary method), so staff advance the strongest entries knowingly.
+    _, rows = results.cached_leaderboard(phase)
+    ranked = {r["entry"]: r for r in rows}
+    per_entry = sorted(per_entry, key=lambda e: (ranked[e.submission.public_code]["rank"]
+                                                 if e.submission.public_code in ranked else len(rows) + 1,
+                                                 e.submission.public_code or ""))
     return render_template("judging/staff/advance.html", challenge=challenge, phase=phase, later=later,
                            entries=per_entry, advanced=applications.advancements_from(phase), errors=errors,
-                           form=request.form, now=utcnow()), 400 if errors else 200
+                           form=request.form, now=utcnow(), ranked=ranked, method=phase.primary_method,
+                           column=PRIMARY_COLUMN[phase.primary_method]), 400 if errors else 200
 
 
 @bp.route(BASE + "/leaderboard")
@@ -509,7 +517,7 @@ def awards(slug: str, phase_id: int):
         else:
             flash(f"Recorded {award.title} for {entry.public_code}; another staff member must approve it.", "success")
             return _back("panel.awards", phase)
-    _, rows = results.phase_leaderboard(phase)
+    _, rows = results.cached_leaderboard(phase)
     return render_template("judging/staff/awards.html", challenge=challenge, phase=phase, rows=rows,
                            awards=award_service.awards_of(phase, include_withdrawn=True), errors=errors,
                            form=request.form, entry_ids={s.public_code: s.id for s in services.entries(phase)}
