@@ -288,8 +288,13 @@ def check(problem: Problem, solution: Solution) -> list[str]:
     for judge_id, entry_id in solution.pairs:
         if problem.forbidden[jindex[judge_id], eindex[entry_id]]:
             problems.append(f"judge {judge_id} was assigned to entry {entry_id} despite a conflict")
+    _, locked_e, _ = _locked_counts(problem)
+    new_e = Counter(entry_id for _, entry_id in solution.pairs)
     for entry in problem.entries:
-        if len(per_entry[entry.id]) != entry.k:
+        # Exactly k, or exactly the locked judges when staff already gave an entry more than k by hand
+        # (then nothing is added to it): a top-up never fails on an entry that is already covered.
+        if len(per_entry[entry.id]) != max(entry.k, locked_e[entry.id]) or (
+                new_e[entry.id] and len(per_entry[entry.id]) != entry.k):
             problems.append(f"entry {entry.id} has {len(per_entry[entry.id])} judges, not {entry.k}")
         if problem.agency_cap is not None:
             counts = Counter(agency.get(j, "") for j in per_entry[entry.id])

@@ -57,6 +57,13 @@ class PanelMember(db.Model):
     def display_name(self) -> str:
         return self.user.display_name if self.user else self.email
 
+    @property
+    def attested(self) -> bool:
+        """Signed the attestation text as it reads now: a changed text must be signed again."""
+        from .services import ATTESTATION_VERSION
+
+        return self.attested_at is not None and self.attestation_version == ATTESTATION_VERSION
+
 
 class Conflict(db.Model):
     """A judge's conflict with an organisation or one entry. Suspected ones block until dismissed."""

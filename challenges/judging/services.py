@@ -37,6 +37,7 @@ from .models import (
     CONFLICT_TYPES,
     Assignment,
     AssignmentRun,
+    Award,
     Bid,
     Conflict,
     PanelMember,
@@ -543,6 +544,13 @@ def place_bid(*, actor: User, member: PanelMember, submission: Submission, value
     if value == "no" and _submitted_review(member, submission):
         raise ConflictError("You already submitted a review of this entry, so a 'no' would discard it. If you "
                             "have a conflict of interest, declare it; otherwise ask the programme staff.")
+    if value == "no" and db.session.execute(select(Assignment.id).where(
+            Assignment.panel_member_id == member.id, Assignment.submission_id == submission.id,
+            Assignment.status == LIVE_ASSIGNMENT)).first() is not None:
+        # A preference must not silently take away an assigned entry (and the judge's draft with it).
+        raise ConflictError(f"{submission.public_code} is already assigned to you: bids only guide the "
+                            "assignment. To step away from it, recuse from its page with a reason, or declare a "
+                            "conflict of interest.")
     bid = db.session.execute(select(Bid).where(Bid.panel_member_id == member.id,
                                                Bid.submission_id == submission.id)).scalar_one_or_none()
     if value == "":
@@ -636,6 +644,7 @@ def assign(*, actor: User, member: PanelMember, submission: Submission, source: 
 
 def unassign(*, actor: User, assignment: Assignment, reason: str) -> None:
     require_staff(actor)
+    _refuse_when_over(db.session.get(Phase, assignment.phase_id))
     if not reason.strip():
         raise ValidationFailed("Give a reason.", {"reason": "Say why the assignment is withdrawn."})
     if assignment.review is not None and assignment.review.status == "submitted":
@@ -653,6 +662,9 @@ def recuse(*, actor: User, assignment: Assignment, reason: str) -> None:
         raise ValidationFailed("Give a reason.", {"reason": "Say briefly why you recuse yourself."})
     if assignment.status != LIVE_ASSIGNMENT:
         raise NotFound("No such assignment.")
+    if judging_over(member.phase):
+        raise ConflictError("Judging for this phase is closed, so nothing changes any more; write to the "
+                            "programme staff if you have a conflict of interest.")
     if assignment.review is not None and assignment.review.status == "submitted":
         raise ConflictError("You already submitted your review of this entry, so it stays on record. If you "
                             "have a conflict of interest, declare it; otherwise ask the programme staff.")
@@ -738,8 +750,12 @@ def _tag_questions(fields: list) -> list:
     return [q for q in fields if q.type in ("select", "multiselect")]
 
 
-def _problem_inputs(phase: Phase, mode: str, members: list[PanelMember] | None = None
+def _problem_inputs(phase: Phase, mode: str, members: list[PanelMember] | None = None,
+                    blocked: set[tuple[int, int]] | None = None,
                     ) -> tuple[list[PanelMember], list[EntryRow], set, list[Assignment], set[tuple[int, int]]]:
+    """Judges, entries, locked pairs, movable assignments and pairs never to propose. A live pair that a
+    conflict (even a suspected one) now blocks is not locked: the judge cannot score it, so "ensure"
+    finds the entry another judge."""
     members = [m for m in (panel(phase) if members is None else members) if m.status == PanelStatus.ACTIVE]
     subs = _entry_rows(phase, with_answers=bool(_tag_questions(phase.fields)))
     live = _live_assignments(phase.id)
@@ -748,7 +764,7 @@ def _problem_inputs(phase: Phase, mode: str, members: list[PanelMember] | None =
         raise ConflictError("This phase already has assignments: use “ensure” to top up or “rebalance” to move "
                             "unstarted ones.")
     movable = [a for a in live if a.id not in started] if mode == "rebalance" else []
-    locked = {(a.panel_member_id, a.submission_id) for a in live if a not in movable}
+    locked = {(a.panel_member_id, a.submission_id) for a in live if a not in movable} - (blocked or set())
     # Recused pairs are never proposed again.
     gone = set(db.session.execute(select(Assignment.panel_member_id, Assignment.submission_id)
                                   .where(Assignment.phase_id == phase.id,
@@ -802,19 +818,21 @@ def propose(*, actor: User, phase: Phase, mode: str = "assign", k: int | None = 
     _refuse_when_over(phase)
     whole_panel = panel(phase)
     detect_suspected(phase, whole_panel)
-    members, subs, locked, movable, gone = _problem_inputs(phase, mode, whole_panel)
+    conflicts = conflicted_pairs(phase)
+    members, subs, locked, movable, gone = _problem_inputs(phase, mode, whole_panel, conflicts)
     if not members:
         raise ConflictError("No judge has accepted an invitation to this panel yet.")
     if not subs:
         raise ConflictError("There are no submitted entries to assign.")
-    conflicts = conflicted_pairs(phase)
     member_index = {m.id: n for n, m in enumerate(members)}
     sub_index = {s.id: n for n, s in enumerate(subs)}
     forbidden = forbidden_matrix(members, subs, conflicts | gone)
     bids = phase_bids(phase) if phase.bids_enabled else {}
     problem = solver.Problem(
-        judges=[solver.Judge(m.id, max_load if max_load is not None else m.max_load, m.min_load, m.agency or "")
-                for m in members],
+        # Minimum loads shape a first assignment; a top-up ("ensure") only fills what recusals and
+        # conflicts left open, so a judge's minimum never makes it fail.
+        judges=[solver.Judge(m.id, max_load if max_load is not None else m.max_load,
+                             0 if mode == "ensure" else m.min_load, m.agency or "") for m in members],
         entries=[solver.Entry(s.id, k) for s in subs],
         affinity=affinity(members, subs, bids=bids, use_bids=phase.bids_enabled, questions=phase.fields),
         forbidden=forbidden, locked={p for p in locked if p[0] in member_index and p[1] in sub_index},
@@ -859,8 +877,9 @@ def approve_run(*, actor: User, run: AssignmentRun) -> list[Assignment]:
     whole_panel = panel(phase)
     detect_suspected(phase, whole_panel)
     try:
-        members, subs, locked, _movable, gone = _problem_inputs(phase, run.mode, whole_panel)
-        now_hash = _inputs_hash(phase, members, subs, locked, conflicted_pairs(phase) | gone, run.parameters)
+        blocked = conflicted_pairs(phase)
+        members, subs, locked, _movable, gone = _problem_inputs(phase, run.mode, whole_panel, blocked)
+        now_hash = _inputs_hash(phase, members, subs, locked, blocked | gone, run.parameters)
     except ConflictError:  # "assign" on a phase that got assignments meanwhile
         now_hash = ""
     if now_hash != run.inputs_hash:
@@ -1004,7 +1023,7 @@ def queue_lines(user: User) -> list[tuple[PanelMember, list[QueueEntry]]]:
             .outerjoin(Organization, Organization.id == Submission.organization_id)
             .outerjoin(Review, Review.assignment_id == Assignment.id)
             .where(Assignment.panel_member_id == member.id, Assignment.phase_id == member.phase_id,
-                   Assignment.status == LIVE_ASSIGNMENT)).tuples()
+                   Assignment.status == LIVE_ASSIGNMENT, Submission.status == "submitted")).tuples()
         phase = member.phase
         live = [QueueEntry(assignment_id, code or "", entry_title_from(phase, code, title, legal_name), status)
                 for assignment_id, submission_id, code, title, legal_name, status in rows
@@ -1030,10 +1049,11 @@ def judge_assignment(user: Any, assignment_id: int) -> Assignment:
     if (assignment is None or not getattr(user, "is_authenticated", False)
             or assignment.panel_member.user_id != user.id or assignment.status != LIVE_ASSIGNMENT
             or assignment.panel_member.status != PanelStatus.ACTIVE
+            or assignment.submission.status != "submitted"  # disqualified or withdrawn: no longer judged
             or assignment.panel_member.phase.challenge.status == ChallengeStatus.ARCHIVED.value
             or is_conflicted(assignment.panel_member, assignment.submission)):
         raise NotFound("No such entry in your queue.")
-    if assignment.panel_member.attested_at is None:
+    if not assignment.panel_member.attested:
         raise AttestationNeeded(assignment.panel_member)
     return assignment
 
@@ -1134,9 +1154,10 @@ def others_reviews(assignment: Assignment) -> list[Review]:
     own_done = assignment.review is not None and assignment.review.status == "submitted"
     if rule == "never" or (rule == "after_own" and not own_done):
         return []
+    # Only reviews that count: live assignments (not recused or withdrawn for a conflict).
     return [a.review for a in db.session.execute(
         select(Assignment).where(Assignment.submission_id == assignment.submission_id,
-                                 Assignment.id != assignment.id)).scalars()
+                                 Assignment.status == LIVE_ASSIGNMENT, Assignment.id != assignment.id)).scalars()
         if a.review is not None and a.review.status == "submitted"]
 
 
@@ -1147,12 +1168,35 @@ def judge_sees_leaderboard(member: PanelMember) -> bool:
         return True
     if rule != "after_own":
         return False
-    live, submitted = db.session.execute(
-        select(func.count(Assignment.id), func.count(Review.id))
-        .outerjoin(Review, (Review.assignment_id == Assignment.id) & (Review.status == "submitted"))
+    hidden = conflicted_entries(member)
+    reviews = [(sub_id, review_status) for sub_id, review_status in db.session.execute(
+        select(Assignment.submission_id, Review.status)
+        .join(Submission, Submission.id == Assignment.submission_id)
+        .outerjoin(Review, Review.assignment_id == Assignment.id)
         .where(Assignment.phase_id == member.phase_id, Assignment.panel_member_id == member.id,
-               Assignment.status == LIVE_ASSIGNMENT)).one()
-    return live > 0 and submitted == live
+               Assignment.status == LIVE_ASSIGNMENT, Submission.status == "submitted"))
+        if sub_id not in hidden]  # only what the judge can open counts as their own work
+    return bool(reviews) and all(status == "submitted" for _, status in reviews)
+
+
+def judge_leaderboard(member: PanelMember) -> list[dict[str, Any]]:
+    """The leaderboard rows a judge may see: never an entry they are conflicted with (not even its rank),
+    and titles as blind judging allows."""
+    from . import results
+
+    _, rows = results.phase_leaderboard(member.phase, bootstrap=200)
+    hidden = conflicted_entries(member)
+    entry_rows = {code: (sub_id, title, legal_name) for sub_id, code, title, legal_name in db.session.execute(
+        select(Submission.id, Submission.public_code, Submission.answers["title"].as_string(),
+               Organization.legal_name).outerjoin(Organization, Organization.id == Submission.organization_id)
+        .where(Submission.phase_id == member.phase_id))}
+    out = []
+    for row in rows:
+        sub_id, title, legal_name = entry_rows.get(row["entry"], (None, None, None))
+        if sub_id is None or sub_id in hidden:
+            continue
+        out.append({**row, "title": entry_title_from(member.phase, row["entry"], title, legal_name)})
+    return out
 
 
 def blind_view(submission: Submission, blind: bool) -> dict[str, Any]:
@@ -1189,7 +1233,9 @@ def entry_title_from(phase: Phase, public_code: str | None, title: Any, legal_na
 
 def _title_hidden(phase: Phase, title: Any) -> bool:
     # Blind: an identifying title question, or no title at all (the fallback is the organisation's name).
-    return phase.blind and (title is None or any(q.key == "title" and q.identifying for q in phase.fields))
+    # An empty or blank answer counts as none: the name would show through `title_from`'s fallback.
+    return phase.blind and (not str(title or "").strip()
+                            or any(q.key == "title" and q.identifying for q in phase.fields))
 
 
 def download_name(submission: Submission, stored: Any, blind: bool) -> str:
@@ -1208,6 +1254,8 @@ def set_due(*, actor: User, phase: Phase, due: datetime | None) -> None:
 
 def close_judging(*, actor: User, phase: Phase, reopen: bool = False) -> None:
     require_staff(actor)
+    if reopen and phase.challenge.status in (ChallengeStatus.RESULTS_PUBLISHED.value, ChallengeStatus.ARCHIVED.value):
+        raise ConflictError("The challenge's results are published: judging cannot be reopened.")
     if reopen and phase.feedback_released_at is not None:
         raise ConflictError("Feedback for this phase is already released: reopening judging would change what "
                             "applicants have read.")
@@ -1226,6 +1274,7 @@ class JudgeProgress:
     submitted: int = 0
     drafts: int = 0
     recused: int = 0
+    on_hold: int = 0  # live but blocked: a suspected or newer conflict, or the entry is no longer judged
 
     @property
     def outstanding(self) -> int:
@@ -1243,6 +1292,7 @@ class EntryProgress:
 def progress(phase: Phase) -> tuple[list[JudgeProgress], list[EntryProgress]]:
     members = {m.id: JudgeProgress(m) for m in panel(phase)}
     per_entry = {s.id: EntryProgress(s) for s in entries(phase)}
+    blocked = conflicted_pairs(phase)
     rows = db.session.execute(
         select(Assignment.panel_member_id, Assignment.submission_id, Assignment.status, Review.status)
         .outerjoin(Review, Review.assignment_id == Assignment.id).where(Assignment.phase_id == phase.id)).all()
@@ -1254,6 +1304,11 @@ def progress(phase: Phase) -> tuple[list[JudgeProgress], list[EntryProgress]]:
             judge.recused += 1
             continue
         if status != LIVE_ASSIGNMENT:
+            continue
+        if sub_id not in per_entry or (member_id, sub_id) in blocked:
+            # The judge cannot open it, so it is neither outstanding nor covering the entry: staff
+            # decide the suspicion, or top up with "ensure".
+            judge.on_hold += 1
             continue
         judge.assigned += 1
         judge.submitted += review_status == "submitted"
@@ -1272,6 +1327,10 @@ def is_overdue(phase: Phase, judge: JudgeProgress, now: datetime | None = None) 
 def send_reminders(*, actor: User, phase: Phase, member_ids: list[int] | None = None) -> int:
     """Email judges with outstanding reviews (one message per judge per day, however often pressed)."""
     require_staff(actor)
+    if not judging_open(phase):
+        raise ConflictError("Scoring is not open, so judges could not act on a reminder"
+                            + (": reopen judging first." if judging_over(phase) else
+                               " until the phase stops taking applications."))
     judges, _ = progress(phase)
     sent = 0
     today = utcnow().date().isoformat()
@@ -1332,6 +1391,13 @@ def import_scores(*, actor: User, challenge: Challenge, phase: Phase, text: str,
     require_staff(actor)
     if challenge.status == ChallengeStatus.ARCHIVED.value:
         raise ConflictError("This challenge is archived; nothing can be imported into it.")
+    if phase.feedback_released_at is not None:
+        raise ConflictError("Feedback for this phase is released: applicants have read their scores, so "
+                            "scores can no longer change.")
+    if challenge.status == ChallengeStatus.RESULTS_PUBLISHED.value and db.session.execute(
+            select(Award.id).where(Award.phase_id == phase.id, Award.status == "approved")).first():
+        raise ConflictError("This phase's winners are published; importing scores now would change the ranking "
+                            "behind them.")
     rows, errors = _read_csv(text, required=("entry", "judge", "criterion", "score"))
     rubric = current_rubric(phase)
     criteria = {c.key: c for c in rubric.criteria}
@@ -1361,8 +1427,17 @@ def import_scores(*, actor: User, challenge: Challenge, phase: Phase, text: str,
             errors.append(f"line {line}: no entry with code or title {entry_text!r} in phase {phase.key} "
                           f"({CREATE_MISSING_HINT})")
             continue
+        found = entry_cache[entry_text]
+        if found is not None and found.status != "submitted":
+            errors.append(f"line {line}: entry {found.public_code or entry_text} is {found.status}, so it is no "
+                          "longer judged")
+            continue
         member = members.get(email)
-        if (member is None or member.status == PanelStatus.REMOVED) and not create_missing:
+        if member is not None and member.status == PanelStatus.REMOVED:
+            errors.append(f"line {line}: {email} was removed from the panel of phase {phase.key}; invite them "
+                          "again first if their scores should count")
+            continue
+        if member is None and not create_missing:
             errors.append(f"line {line}: {email} is not on the panel of phase {phase.key} "
                           f"({CREATE_MISSING_HINT})")
             continue
@@ -1378,6 +1453,8 @@ def import_scores(*, actor: User, challenge: Challenge, phase: Phase, text: str,
             continue
         group["comments"][key] = row.get("comment", "").strip()
         group["lines"][key] = line
+    recused = set(db.session.execute(select(Assignment.panel_member_id, Assignment.submission_id).where(
+        Assignment.phase_id == phase.id, Assignment.status == "recused")).tuples())
     for (entry_text, email), group in groups.items():
         problems = review_errors(rubric.criteria, group["values"], group["comments"], submitting=True)
         for key, message in problems.items():
@@ -1388,6 +1465,9 @@ def import_scores(*, actor: User, challenge: Challenge, phase: Phase, text: str,
         if sub is not None and member is not None and is_conflicted(member, sub):
             errors.append(f"line {min(group['lines'].values())}: {email} has a conflict of interest with "
                           f"{sub.public_code}")
+        elif sub is not None and member is not None and (member.id, sub.id) in recused:
+            errors.append(f"line {min(group['lines'].values())}: {email} recused from {sub.public_code}; a "
+                          "recusal is never undone")
     if errors:
         raise ValidationFailed(f"Nothing was imported: {len(errors)} problem(s).", {"file": "\n".join(errors)})
 
@@ -1399,8 +1479,8 @@ def import_scores(*, actor: User, challenge: Challenge, phase: Phase, text: str,
             entry_cache[entry_text] = sub
             result.entries_created.append(sub.public_code)
         member = members.get(email)
-        if member is None or member.status == PanelStatus.REMOVED:
-            member = _imported_judge(actor, phase, email, member)
+        if member is None:
+            member = _imported_judge(actor, phase, email)
             members[email] = member
             result.judges_created.append(email)
         assignment = db.session.execute(select(Assignment).where(
@@ -1452,7 +1532,7 @@ def _imported_entry(actor: User, challenge: Challenge, phase: Phase, title: str)
     return sub
 
 
-def _imported_judge(actor: User, phase: Phase, email: str, member: PanelMember | None) -> PanelMember:
+def _imported_judge(actor: User, phase: Phase, email: str) -> PanelMember:
     from ..accounts.services import get_user_by_email
 
     user = get_user_by_email(email)
@@ -1460,9 +1540,8 @@ def _imported_judge(actor: User, phase: Phase, email: str, member: PanelMember |
         user = User(email=email, name="", password_hash=None, verified_at=None)
         db.session.add(user)
         db.session.flush()
-    if member is None:
-        member = PanelMember(phase_id=phase.id, email=email)
-        db.session.add(member)
+    member = PanelMember(phase_id=phase.id, email=email)
+    db.session.add(member)
     member.user_id, member.status, member.accepted_at = user.id, PanelStatus.ACTIVE.value, utcnow()
     member.agency = email.rsplit("@", 1)[-1]
     member.invited_by_id = actor.id

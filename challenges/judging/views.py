@@ -158,7 +158,7 @@ def conflicts(member_id: int):
 @login_required
 def bids(member_id: int):
     member = _own_member(member_id)
-    if member.attested_at is None:
+    if not member.attested:
         raise services.AttestationNeeded(member)
     if not member.phase.bids_enabled:
         raise NotFound("Bidding is not open for this phase.")
@@ -186,13 +186,11 @@ def bids(member_id: int):
 def leaderboard(member_id: int):
     """The panel's leaderboard for a judge, only as the phase allows: never; after the judge has submitted
     every review; always. No judge identities and no per-judge figures."""
-    from . import results
-
     member = _own_member(member_id)
     if not services.judge_sees_leaderboard(member):
         raise NotFound("The leaderboard is not shown to judges in this phase (yet).")
-    _, rows = results.phase_leaderboard(member.phase, bootstrap=200)
-    return render_template("judging/leaderboard.html", member=member, phase=member.phase, rows=rows)
+    return render_template("judging/leaderboard.html", member=member, phase=member.phase,
+                           rows=services.judge_leaderboard(member))
 
 
 @bp.route("/entries/<int:assignment_id>", methods=["GET", "POST"])
