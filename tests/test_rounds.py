@@ -155,3 +155,32 @@ def test_advance_page_lists_entries_in_leaderboard_order(client, login_as, db, t
     second_row = page[page.index(f'id="entry-{entries[0].id}"'):page.index(f'id="entry-{entries[2].id}"')]
     assert "<td>2</td>" in second_row and "<td>50.00</td>" in second_row
     assert "no counted reviews" in page[page.index(f'id="entry-{entries[2].id}"'):]
+
+
+def test_no_advancing_while_the_phase_takes_applications(db, two_rounds):
+    staff, first, later, winners, _ = two_rounds
+    first.closes_at = utcnow() + timedelta(days=2)
+    with pytest.raises(ValidationFailed) as err:
+        subs.advance(actor=staff, phase=first, submissions=[winners[0][1]], to_phase=later,
+                     accept_by=utcnow() + timedelta(days=1))
+    assert "still takes applications" in err.value.errors["entries"]
+    assert db.session.execute(select(Advancement)).first() is None
+
+
+def test_disqualifying_an_advanced_entry_revokes_its_invitation(client, login_as, db, two_rounds):
+    staff, first, later, winners, _ = two_rounds
+    (vendor, entry), (other_vendor, other) = winners
+    subs.advance(actor=staff, phase=first, submissions=[entry, other], to_phase=later,
+                 accept_by=utcnow() + timedelta(days=2))
+    accepted = subs.advancements_of(vendor)[0]
+    subs.respond_to_advancement(actor=vendor, advancement=accepted, accept=True)
+    assert subs.invited(entry.organization, later)
+    subs.disqualify(actor=staff, submission=entry, reason="False eligibility statement")
+    db.session.commit()
+    assert accepted.status == "revoked" and not subs.invited(entry.organization, later)
+    assert subs.advancements_of(other_vendor)[0].status == "invited"  # the other entry is untouched
+    with pytest.raises(Conflict, match="already revoked"):
+        subs.respond_to_advancement(actor=vendor, advancement=accepted, accept=True)
+    login_as(vendor)
+    page = client.get("/vendor/").text
+    assert "This invitation no longer stands" in page and "Apply to Pilots" not in page

@@ -741,6 +741,15 @@ def disqualify(*, actor: User, submission: Submission, reason: str) -> None:
     db.session.flush()
     audit.record(actor=actor, action="submission.disqualified", obj=submission,
                  details={"from": old, "reason": reason.strip()})
+    # An invitation to a later round rested on this entry: it no longer stands (an application already
+    # made there stays for staff to decide).
+    for advancement in db.session.execute(select(Advancement).where(
+            Advancement.from_submission_id == submission.id,
+            Advancement.status.in_(("invited", "accepted")))).scalars():
+        advancement.status, advancement.decided_by_id, advancement.decided_at = "revoked", actor.id, utcnow()
+        audit.record(actor=actor, action="advancement.revoked", obj=advancement,
+                     details={"reason": "the advanced entry was disqualified"})
+    db.session.flush()
 
 
 EMAIL_GROUPS = {"draft": "Applicants with unsubmitted drafts", "submitted": "Applicants who submitted",
@@ -866,6 +875,9 @@ def advance(*, actor: User, phase: Phase, submissions: list[Submission], to_phas
         errors["accept_by"] = "The acceptance deadline must be before the next phase closes."
     if not submissions:
         errors["entries"] = "Choose at least one entry."
+    if now <= phase.hard_close:
+        errors["entries"] = (f"{phase.name} still takes applications; entries advance once it has closed "
+                             "and been judged.")
     if phase.challenge.status in (ChallengeStatus.RESULTS_PUBLISHED.value, ChallengeStatus.ARCHIVED.value):
         errors["to_phase"] = ("Results of this challenge are published, so no later phase will run: nobody can "
                               "be invited to one.")
