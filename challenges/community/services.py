@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select
 from .. import audit, jobs, mail
 from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from ..exports import cell_safe
 from ..extensions import db, lock_row
 from ..links import external_url
 from ..markdown import render as render_markdown
@@ -366,15 +367,10 @@ def subscribers_csv() -> str:
     writer = csv.writer(out)
     writer.writerow(["email", "name", "status", "source", "created_at", "confirmed_at", "unsubscribed_at"])
     for row in subscribers():
-        writer.writerow([_csv_safe(row.email), _csv_safe(row.name), row.state, row.source,
+        writer.writerow([cell_safe(row.email), cell_safe(row.name), row.state, row.source,
                          row.created_at.isoformat(), row.confirmed_at.isoformat() if row.confirmed_at else "",
                          row.unsubscribed_at.isoformat() if row.unsubscribed_at else ""])
     return out.getvalue()
-
-
-def _csv_safe(value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; prefix them."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 # --- newsletters --------------------------------------------------------------------------

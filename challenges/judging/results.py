@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select, text
 
+from ..exports import safe_frame
 from ..extensions import db
 from ..models import Criterion, Phase, Rubric
 from ..submissions.models import Organization, Submission
@@ -205,8 +206,10 @@ def scores_export(phase: Phase, *, scores: pd.DataFrame | None = None) -> pd.Dat
 
 
 def canonical_csv(frame: pd.DataFrame) -> bytes:
-    """Bytes that depend only on the data: fixed columns and order, '\n' line ends, repr-exact floats."""
-    return frame.to_csv(index=False, lineterminator="\n", float_format="%.10g").encode("utf-8")
+    """Bytes that depend only on the data: fixed columns and order, '\n' line ends, repr-exact floats.
+    Text a spreadsheet would run as a formula (a comment starting with =, say) carries a leading quote
+    here, so the file staff download is exactly the input of the fingerprint (see `exports`)."""
+    return safe_frame(frame).to_csv(index=False, lineterminator="\n", float_format="%.10g").encode("utf-8")
 
 
 def method_settings(phase: Phase, method: str | None = None, seed: int = 0) -> dict[str, Any]:

@@ -432,8 +432,9 @@ def _leaderboard_results(phase: Phase, method: str) -> dict:
 @bp.route(BASE + "/exports/<name>.<fmt>")
 @staff_required
 def export(slug: str, phase_id: int, name: str, fmt: str):
-    """scores (long format, the fingerprint's input), leaderboard, progress; as .csv or .xlsx."""
-    from ..submissions.exports import frame_to_xlsx
+    """scores (long format, the fingerprint's input), leaderboard, progress; as .csv or .xlsx. Text that a
+    spreadsheet would run as a formula is neutralised in both (see challenges/exports.py)."""
+    from ..exports import frame_to_xlsx
     from . import results
 
     _, phase = _phase(slug, phase_id)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from .. import exports as safe_exports
 from .. import jobs
 from ..extensions import db
 from ..models import Phase
@@ -56,14 +57,12 @@ def applications_frame(phase: Phase) -> pd.DataFrame:
 
 
 def frame_to_csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8-sig")  # BOM: Excel opens UTF-8 correctly
+    """Vendors' answers are text they chose: cells a spreadsheet would run are neutralised (see exports)."""
+    return safe_exports.frame_to_csv(frame)
 
 
 def frame_to_xlsx(frame: pd.DataFrame, sheet_name: str = "Applications") -> bytes:
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, index=False, sheet_name=sheet_name)
-    return buffer.getvalue()
+    return safe_exports.frame_to_xlsx(frame, sheet_name)
 
 
 def _zip_files(phase: Phase) -> list[tuple[Submission, Any]]:
@@ -97,7 +96,8 @@ def build_zip(job: jobs.Job | None = None, *, phase_id: int) -> dict[str, Any]:
                 with storage.open(record.storage_key) as source, archive.open(path, "w", force_zip64=True) as target:
                     while chunk := source.read(1024 * 1024):
                         target.write(chunk)
-                writer.writerow([submission.public_code, record.field_key, record.display_name, path, record.size,
+                writer.writerow([submission.public_code, record.field_key, safe_exports.cell_safe(record.display_name),
+                                 path, record.size,
                                  record.sha256])
                 jobs.set_progress(job, 100 * index // max(len(files), 1), f"{index} of {len(files)} files")
             archive.writestr("manifest.csv", manifest.getvalue())
