@@ -277,3 +277,23 @@ def test_score_import_respects_recusals_removals_disqualification_and_released_f
     phase.feedback_released_at = judging.utcnow()
     with pytest.raises(Conflict, match="Feedback for this phase is released"):
         judging.import_scores(actor=staff, challenge=challenge, phase=phase, text=good)
+
+
+def test_a_comment_error_marks_the_comment_box_not_the_score(client, login_as, db, phase, entries):
+    from challenges.services import current_rubric
+
+    quality = next(c for c in current_rubric(phase).criteria if c.key == "quality")
+    quality.comment_rule, quality.min_comment_chars = "always", 20
+    judge = make_judge(phase, "commenter@agency.gov")
+    assignment = make_assignment(judge, entries[0])
+    login_as(judge.user)
+    page = client.post(f"/judging/entries/{assignment.id}", data={
+        "score-quality": "4", "score-impact": "4", "comment-quality": "short", "action": "submit"})
+    assert page.status_code == 400
+    text = page.text
+    assert 'href="#comment-quality"' in text  # the summary links to the box to fix
+    assert ('aria-invalid="true" aria-describedby="comment-error-quality"' in text
+            and 'id="comment-error-quality">Quality: the comment needs at least 20 characters (it has 5).' in text)
+    score_input = text[text.index('id="score-quality"'):text.index(">", text.index('id="score-quality"'))]
+    assert "aria-invalid" not in score_input
+    assert db.session.execute(select(func.count(Review.id)).where(Review.status == "submitted")).scalar_one() == 0

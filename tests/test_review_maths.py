@@ -101,7 +101,7 @@ def test_v3_comment_rules():
     assert comment_needed(extremes, 1) and comment_needed(extremes, 5) and not comment_needed(extremes, 3)
     rubric = [always, below, extremes]
     errors = review_errors(rubric, {"a": 3, "b": 1, "c": 5}, {"a": "too short"}, submitting=True)
-    assert set(errors) == {"a", "b", "c"}
-    assert errors["a"] == "A: the comment needs at least 10 characters (it has 9)."
-    assert errors["b"] == "B: add a comment explaining this score."
+    assert set(errors) == {"comment-a", "comment-b", "comment-c"}  # the comment box is what needs fixing
+    assert errors["comment-a"] == "A: the comment needs at least 10 characters (it has 9)."
+    assert errors["comment-b"] == "B: add a comment explaining this score."
     assert review_errors(rubric, {"a": 3, "b": 3, "c": 3}, {"a": "long enough now"}, submitting=True) == {}

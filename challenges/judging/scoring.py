@@ -100,7 +100,8 @@ def must_score(criterion: CriterionLike) -> bool:
 
 def review_errors(criteria: Iterable[CriterionLike], values: Mapping[str, float | None],
                   comments: Mapping[str, str], *, submitting: bool) -> dict[str, str]:
-    """Errors keyed by criterion key. A draft is checked for V1 only; submitting adds V2 and V3."""
+    """Errors keyed by criterion key, or `comment-<key>` when the comment is what needs fixing (so the
+    form marks the comment box, not the score). A draft is checked for V1 only; submitting adds V2 and V3."""
     errors: dict[str, str] = {}
     for criterion in criteria:
         value = values.get(criterion.key)
@@ -120,9 +121,9 @@ def review_errors(criteria: Iterable[CriterionLike], values: Mapping[str, float 
         if comment_needed(criterion, value):
             needed = max(criterion.min_comment_chars or 0, 1)
             if len(comment) < needed:
-                errors[criterion.key] = (f"{criterion.name}: add a comment explaining this score." if needed == 1
-                                         else f"{criterion.name}: the comment needs at least {needed} characters "
-                                         f"(it has {len(comment)}).")
+                errors[f"comment-{criterion.key}"] = (
+                    f"{criterion.name}: add a comment explaining this score." if needed == 1
+                    else f"{criterion.name}: the comment needs at least {needed} characters (it has {len(comment)}).")
     return errors
 
 

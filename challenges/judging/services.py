@@ -1458,7 +1458,7 @@ def import_scores(*, actor: User, challenge: Challenge, phase: Phase, text: str,
     for (entry_text, email), group in groups.items():
         problems = review_errors(rubric.criteria, group["values"], group["comments"], submitting=True)
         for key, message in problems.items():
-            line = group["lines"].get(key, min(group["lines"].values()))
+            line = group["lines"].get(key.removeprefix("comment-"), min(group["lines"].values()))
             errors.append(f"line {line}: {entry_text} by {email}: {message}")
         sub = entry_cache.get(entry_text)
         member = members.get(email)
