@@ -3,11 +3,13 @@ attestation or the phase change under them, and what the score import may not by
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from challenges.errors import Conflict, NotFound, ValidationFailed
+from challenges.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from challenges.judging import assignment as solver
 from challenges.judging import services as judging
 from challenges.judging.models import Assignment, PanelMember, Review
@@ -297,3 +299,65 @@ def test_a_comment_error_marks_the_comment_box_not_the_score(client, login_as, d
     score_input = text[text.index('id="score-quality"'):text.index(">", text.index('id="score-quality"'))]
     assert "aria-invalid" not in score_input
     assert db.session.execute(select(func.count(Review.id)).where(Review.status == "submitted")).scalar_one() == 0
+
+
+# --- invitations ---------------------------------------------------------------------------------------
+
+
+def _invitation_path(address: str) -> str:
+    message = db_messages(address)[-1]
+    return "/judging/invitations/" + message.body_text.split("/judging/invitations/")[1].split()[0]
+
+
+def db_messages(address: str) -> list[OutboxMessage]:
+    from challenges.extensions import db
+
+    return list(db.session.execute(select(OutboxMessage).where(OutboxMessage.to_addr == address)
+                                   .order_by(OutboxMessage.id)).scalars())
+
+
+def test_invitation_can_be_declined_resent_and_names_its_address(client, login_as, db, staff, phase):
+    member = judging.invite_judge(actor=staff, phase=phase, email="maybe@doe.gov")
+    db.session.commit()
+    path = _invitation_path("maybe@doe.gov")
+
+    login_as(make_user(email="someone.else@doe.gov", roles=()))
+    wrong = client.get(path).text
+    assert "It was sent to maybe@doe.gov, and you are signed in as someone.else@doe.gov" in wrong
+    assert "Accept the invitation" not in wrong
+
+    invitee = make_user(email="maybe@doe.gov", roles=())
+    login_as(invitee)
+    page = client.get(path).text
+    assert 'value="decline"' in page
+    declined = client.post(path, data={"decision": "decline"}, follow_redirects=True)
+    assert "You declined to judge" in declined.text
+    db.session.expire_all()
+    member = db.session.get(PanelMember, member.id)
+    assert member.status == "declined" and not invitee.has_role("judge")
+    again = client.post(path, data={"decision": "decline"}, follow_redirects=True)
+    assert "You already answered this invitation." in again.text
+    with pytest.raises(Conflict, match="declined, not waiting"):
+        judging.resend_invitation(actor=staff, member=member)
+    # Changing one's mind while the link is valid is allowed.
+    assert "If you changed your mind" in client.get(path).text
+    assert client.post(path, data={"decision": "accept"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(PanelMember, member.id).status == "active"
+
+
+def test_staff_resend_a_fresh_invitation(db, staff, phase):
+    member = judging.invite_judge(actor=staff, phase=phase, email="slow@doe.gov")
+    db.session.commit()
+    first_sent = member.invited_at
+    member.invited_at = first_sent - timedelta(days=40)  # the first link has expired
+    db.session.commit()
+    with pytest.raises(PermissionDenied):
+        judging.resend_invitation(actor=make_user(email="not.staff@doe.gov", roles=("judge",)), member=member)
+    judging.resend_invitation(actor=staff, member=member)
+    db.session.commit()
+    assert len(db_messages("slow@doe.gov")) == 2  # a second email, not deduplicated into the first
+    assert member.invited_at > first_sent and member.status == "invited"
+    token = _invitation_path("slow@doe.gov").rsplit("/", 1)[1]
+    joined = judging.accept_invitation(actor=make_user(email="slow@doe.gov", roles=()), token=token)
+    assert joined.id == member.id and joined.status == "active"

@@ -123,13 +123,32 @@ def invite_judge(*, actor: User, phase: Phase, email: str, expertise: Any = (), 
     if is_chair:
         _only_one_chair(member)
     if notify:
-        token = sign_invitation("panel-invitation", {"id": member.id, "email": address})
-        mail.queue(to=address, subject=f"Invitation to judge: {phase.challenge.title}", template="judge_invitation",
-                   dedupe_key=f"panel-invite:{member.id}:{member.invited_at.isoformat()}", member=member,
-                   phase=phase, inviter=actor, link=external_url("judging.accept_invitation", token=token))
+        _send_invitation(member, actor)
     audit.record(actor=actor, action="panel.invited", obj=member,
                  details={"phase": phase.id, "email": address, "max_load": max_load, "min_load": min_load})
     detect_suspected(phase)
+    return member
+
+
+def _send_invitation(member: PanelMember, actor: User) -> None:
+    token = sign_invitation("panel-invitation", {"id": member.id, "email": member.email})
+    mail.queue(to=member.email, subject=f"Invitation to judge: {member.phase.challenge.title}",
+               template="judge_invitation", dedupe_key=f"panel-invite:{member.id}:{member.invited_at.isoformat()}",
+               member=member, phase=member.phase, inviter=actor,
+               link=external_url("judging.accept_invitation", token=token))
+
+
+def resend_invitation(*, actor: User, member: PanelMember) -> PanelMember:
+    """A fresh link (valid 30 days from now) for a judge who has not answered: the usual answer to
+    "my link expired" or "I cannot find the email"."""
+    require_staff(actor)
+    if member.status != PanelStatus.INVITED:
+        raise ConflictError(f"{member.email} is {member.status}, not waiting for an invitation.")
+    _refuse_when_over(member.phase)
+    member.invited_at, member.invited_by_id = utcnow(), actor.id
+    db.session.flush()
+    _send_invitation(member, actor)
+    audit.record(actor=actor, action="panel.invitation_resent", obj=member, details={"email": member.email})
     return member
 
 
@@ -177,14 +196,32 @@ def invitation_for(token: str, max_age: int = 30 * 24 * 3600) -> PanelMember | N
     return db.session.get(PanelMember, data.get("id") or 0)
 
 
-def accept_invitation(*, actor: User, token: str, max_age: int = 30 * 24 * 3600) -> PanelMember:
+def _invited_member(actor: User, token: str, max_age: int) -> PanelMember:
     data = read_invitation("panel-invitation", token, max_age,
-                           expired="This invitation has expired; ask the programme team for a new one.")
+                           expired="This invitation has expired; ask the programme team to send a new one.")
     member = db.session.get(PanelMember, data.get("id"))
     if member is None or member.email != data.get("email") or member.status == PanelStatus.REMOVED:
         raise ValidationFailed("This invitation no longer exists.")
     if actor.email != member.email:
         raise PermissionDenied(f"This invitation is for {member.email}. Sign in with that address.")
+    return member
+
+
+def decline_invitation(*, actor: User, token: str, max_age: int = 30 * 24 * 3600) -> PanelMember:
+    """The invited person says no; staff see it on the panel page (and may invite someone else)."""
+    member = _invited_member(actor, token, max_age)
+    if member.status != PanelStatus.INVITED:
+        raise ConflictError("You already answered this invitation." if member.status == PanelStatus.DECLINED else
+                            "You already accepted this invitation; ask the programme team to take you off the "
+                            "panel.")
+    member.status = PanelStatus.DECLINED.value
+    db.session.flush()
+    audit.record(actor=actor, action="panel.declined", obj=member, details={"phase": member.phase_id})
+    return member
+
+
+def accept_invitation(*, actor: User, token: str, max_age: int = 30 * 24 * 3600) -> PanelMember:
+    member = _invited_member(actor, token, max_age)
     if member.status != PanelStatus.ACTIVE:
         member.user_id, member.status, member.accepted_at = actor.id, PanelStatus.ACTIVE.value, utcnow()
         audit.record(actor=actor, action="panel.accepted", obj=member, details={"phase": member.phase_id})

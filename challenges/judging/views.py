@@ -85,7 +85,19 @@ def accept_invitation(token: str):
         return login_manager.unauthorized()
     form = FlaskForm()
     if form.validate_on_submit():
-        member = services.accept_invitation(actor=current_user._get_current_object(), token=token)
+        actor = current_user._get_current_object()
+        if request.form.get("decision") == "decline":
+            try:
+                member = services.decline_invitation(actor=actor, token=token)
+            except DomainError as exc:
+                db.session.rollback()
+                flash(exc.summary(), "error")
+                return redirect(url_for("judging.accept_invitation", token=token))
+            db.session.commit()
+            flash(f"You declined to judge {member.phase.challenge.title}: {member.phase.name}. Thank you for "
+                  "letting the programme team know.", "success")
+            return redirect(url_for("judging.queue"))
+        member = services.accept_invitation(actor=actor, token=token)
         db.session.commit()
         flash(f"You joined the panel for {member.phase.challenge.title}: {member.phase.name}.", "success")
         return redirect(url_for("judging.attest", member_id=member.id))
