@@ -361,3 +361,19 @@ def test_staff_resend_a_fresh_invitation(db, staff, phase):
     token = _invitation_path("slow@doe.gov").rsplit("/", 1)[1]
     joined = judging.accept_invitation(actor=make_user(email="slow@doe.gov", roles=()), token=token)
     assert joined.id == member.id and joined.status == "active"
+
+
+def test_resend_from_the_panel_page(client, login_as, db, staff, phase):
+    member = judging.invite_judge(actor=staff, phase=phase, email="again@doe.gov")
+    active = make_judge(phase, "active@doe.gov")
+    db.session.commit()
+    login_as(staff)
+    page = client.get(f"/staff/challenges/{phase.challenge.slug}/phases/{phase.id}/panel").text
+    assert 'Resend invitation<span class="usa-sr-only"> to again@doe.gov' in page
+    assert 'Resend invitation<span class="usa-sr-only"> to active@doe.gov' not in page
+    sent = client.post(f"/staff/panel-members/{member.id}", data={"action": "resend"}, follow_redirects=True)
+    assert "A new invitation link was sent to again@doe.gov" in sent.text
+    assert len(db_messages("again@doe.gov")) == 2
+    refused = client.post(f"/staff/panel-members/{active.id}", data={"action": "resend"}, follow_redirects=True)
+    assert "active, not waiting for an invitation" in refused.text
+    assert db_messages("active@doe.gov") == []

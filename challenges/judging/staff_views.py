@@ -116,6 +116,9 @@ def update_member(member_id: int):
         if request.form.get("action") == "remove":
             services.remove_member(actor=current_user, member=member, reason=request.form.get("reason", ""))
             done = f"{member.email} left the panel."
+        elif request.form.get("action") == "resend":
+            services.resend_invitation(actor=current_user, member=member)
+            done = f"A new invitation link was sent to {member.email}; it works for 30 days."
         else:
             services.update_member(actor=current_user, member=member, expertise=request.form.get("expertise", ""),
                                    max_load=_int("max_load", member.max_load), min_load=_int("min_load", 0),
