@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from challenges import services as core
 from challenges.errors import Conflict, PermissionDenied, ValidationFailed
-from challenges.judging import awards
+from challenges.judging import awards, results
+from challenges.judging import services as judging
 from challenges.judging.models import Award
 from challenges.mail import OutboxMessage
 from challenges.models import Challenge
@@ -71,6 +72,10 @@ def test_record_approve_publish_and_winners(client, db, judged):
     awards.approve_award(actor=approver, award=first)
     with pytest.raises(Conflict, match="Awards page"):
         core.transition(actor=author, challenge=challenge, to="results_published")  # only through publishing
+    with pytest.raises(Conflict, match=r"Close judging first for Concept papers \(Progress page\)"):
+        awards.publish_results(actor=author, challenge=challenge)  # judges could still change the ranking
+    assert challenge.status == "judging"
+    judging.close_judging(actor=author, phase=phase)
     sent = awards.publish_results(actor=author, challenge=challenge)
     db.session.commit()
     assert challenge.status == "results_published"
@@ -141,6 +146,18 @@ def test_awards_page_over_http(client, login_as, db, judged):
     assert db.session.get(Award, award.id).status == "proposed"
     login_as(approver)
     assert client.post(f"/staff/awards/{award.id}", data={"decision": "approve"}).status_code == 302
+    page = client.get(url).text
+    assert "Judging is still open for" in page and "Publish results</button>" not in page
+    refused = client.post("/staff/challenges/awarded/publish-results", data={"phase_id": phase.id},
+                          follow_redirects=True)
+    assert "Close judging first for Concept papers" in refused.text
+    db.session.expire_all()
+    assert db.session.get(Challenge, _challenge.id).status == "judging"
+    judging.close_judging(actor=author, phase=db.session.get(type(phase), phase.id))
+    db.session.commit()
+    page = client.get(url).text
+    assert "Judging is still open for" not in page and "Publish results</button>" in page
+    assert "Judging is closed; the winners page goes public" in page  # the confirmation says what happens
     published = client.post("/staff/challenges/awarded/publish-results")
     assert published.status_code == 302 and published.headers["Location"].endswith("/challenges/awarded/winners")
 
@@ -161,6 +178,7 @@ def test_public_sees_the_whole_ranking_only_when_staff_chose_it(client, db, judg
     db.session.commit()
     with pytest.raises(Exception, match="not published"):
         awards.public_leaderboards(challenge)  # nothing public before publication
+    judging.close_judging(actor=author, phase=phase)
     awards.publish_results(actor=author, challenge=challenge)
     db.session.commit()
     page = client.get("/challenges/awarded/winners").text
@@ -177,3 +195,183 @@ def test_public_sees_the_whole_ranking_only_when_staff_chose_it(client, db, judg
     phase.public_results = "winners"
     db.session.commit()
     assert "Full ranking" not in client.get("/challenges/awarded/winners").text
+
+
+WHY = {"justification": "Strong on every criterion.", "override_reason": "The panel agreed."}
+
+
+def _events(db, action: str, award: Award) -> int:
+    from challenges.audit import AuditEvent
+
+    return len(db.session.execute(select(AuditEvent).where(AuditEvent.action == action,
+                                                           AuditEvent.object_id == str(award.id))).scalars().all())
+
+
+def _publish(db, author, approver, challenge, phase, award):
+    awards.approve_award(actor=approver, award=award)
+    judging.close_judging(actor=author, phase=phase)
+    awards.publish_results(actor=author, challenge=challenge)
+    db.session.commit()
+
+
+def test_a_disqualified_entry_is_never_approved_published_or_shown(client, login_as, db, judged):
+    from challenges.submissions import services as subs
+
+    challenge, phase, entries, author, approver = judged
+    first = awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First",
+                                amount=1000, **WHY)
+    subs.disqualify(actor=author, submission=entries["E1"], reason="Broke rule 3.")
+    code = entries["E1"].public_code
+    with pytest.raises(Conflict, match=f"{code} is disqualified, so its award \\(First\\) cannot be approved; "
+                                       "withdraw the award instead"):
+        awards.approve_award(actor=approver, award=first)
+    assert first.status == "proposed" and first.approved_at is None
+    db.session.commit()
+    login_as(author)
+    page = client.get(f"/staff/challenges/awarded/phases/{phase.id}/awards").text
+    assert "<strong>Disqualified</strong>: this entry can win nothing; withdraw the award." in page
+    assert "Not on the leaderboard" in page  # its scores stopped counting
+
+    # Approved first, disqualified afterwards: publishing is refused and names the entry.
+    awards.withdraw_award(actor=author, award=first, reason="Disqualified.")
+    second = awards.record_award(actor=author, phase=phase, submission=entries["E3"], place=1, title="First",
+                                 amount=1000, **WHY)
+    awards.approve_award(actor=approver, award=second)
+    judging.close_judging(actor=author, phase=phase)
+    subs.disqualify(actor=author, submission=entries["E3"], reason="Late conflict of interest.")
+    with pytest.raises(Conflict) as err:
+        awards.publish_results(actor=author, challenge=challenge)
+    assert err.value.message == ("Withdraw the awards of entries no longer in the running before publishing: "
+                                 f"First for {entries['E3'].public_code} (disqualified).")
+    assert challenge.status == "judging"
+    assert not db.session.execute(select(OutboxMessage).where(OutboxMessage.template == "results_published")).all()
+
+
+def test_a_winner_disqualified_after_publication_leaves_the_public_pages(client, db, judged):
+    from challenges.submissions import services as subs
+
+    challenge, phase, entries, author, approver = judged
+    phase.public_results = "leaderboard"
+    first = awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First place",
+                                amount=1000, **WHY)
+    _publish(db, author, approver, challenge, phase, first)
+    code = entries["E1"].public_code
+    before = client.get("/challenges/awarded/winners").text
+    assert "First place" in before and before.count(code) == 2  # the winner and its row in the ranking
+    subs.disqualify(actor=author, submission=entries["E1"], reason="Found to have copied another entry.")
+    db.session.commit()
+    assert awards.public_winners(challenge) == []
+    assert code not in [r["entry"] for _, _, rows in awards.public_leaderboards(challenge) for r in rows]
+    after = client.get("/challenges/awarded/winners").text
+    assert code not in after and "First place" not in after and "No awards were made." in after
+    assert entries["E3"].public_code in after  # the rest of the ranking is still there
+
+
+def test_no_award_is_recorded_approved_or_withdrawn_after_publication(client, login_as, db, judged):
+    challenge, phase, entries, author, approver = judged
+    first = awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First",
+                                amount=1000, **WHY)
+    _publish(db, author, approver, challenge, phase, first)
+    with pytest.raises(Conflict, match=r"Results of .* are published; awards can no longer be recorded"):
+        awards.record_award(actor=author, phase=phase, submission=entries["E3"], place=2, title="Second",
+                            amount=500, **WHY)
+    late = Award(phase_id=phase.id, submission_id=entries["E3"].id, place=2, title="Second", amount=500,
+                 justification="Slipped in.", created_by_id=author.id)  # e.g. written by an older release
+    db.session.add(late)
+    db.session.commit()
+    with pytest.raises(Conflict, match="awards can no longer be approved"):
+        awards.approve_award(actor=approver, award=late)
+    assert late.status == "proposed"
+    with pytest.raises(Conflict, match="can no longer be withdrawn"):
+        awards.withdraw_award(actor=author, award=first, reason="Changed our minds.")
+    db.session.rollback()
+    login_as(approver)
+    url = f"/staff/challenges/awarded/phases/{phase.id}/awards"
+    page = client.get(url).text
+    assert "Record the award</button>" not in page and "Reason to withdraw" not in page and ">Approve<" not in page
+    assert "Awards can no longer be recorded, approved or withdrawn." in page
+    refused = client.post(url, data={"submission_id": str(entries["E3"].id), "place": "3", "title": "Third",
+                                     "amount": "1", **WHY})
+    assert refused.status_code == 400 and "awards can no longer be recorded" in refused.text
+    approve = client.post(f"/staff/awards/{late.id}", data={"decision": "approve"}, follow_redirects=True)
+    assert "awards can no longer be approved" in approve.text
+    db.session.expire_all()
+    assert db.session.get(Award, late.id).status == "proposed" and len(awards.awards_of(phase)) == 2
+
+
+def test_an_approved_award_can_be_withdrawn_once_before_publication(client, login_as, db, judged):
+    _challenge, phase, entries, author, approver = judged
+    first = awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First",
+                                amount=1000, **WHY)
+    awards.approve_award(actor=approver, award=first)
+    db.session.commit()
+    login_as(author)
+    url = f"/staff/challenges/awarded/phases/{phase.id}/awards"
+    page = client.get(url).text
+    assert f'<input class="usa-input" id="why-{first.id}" name="reason" required>' in page
+    assert "Withdraw the approved award First for" in page
+    empty = client.post(f"/staff/awards/{first.id}", data={"decision": "withdraw", "reason": " "},
+                        follow_redirects=True)
+    assert "Say why the award is withdrawn." in empty.text
+    long = client.post(f"/staff/awards/{first.id}", data={"decision": "withdraw", "reason": "x" * 5001},
+                       follow_redirects=True)
+    assert "Shorten the reason to 5,000 characters." in long.text
+    db.session.expire_all()
+    assert db.session.get(Award, first.id).status == "approved"
+    done = client.post(f"/staff/awards/{first.id}", data={"decision": "withdraw", "reason": "x" * 5000},
+                       follow_redirects=True)
+    assert "Award withdrawn." in done.text
+    again = client.post(f"/staff/awards/{first.id}", data={"decision": "withdraw", "reason": "Twice."},
+                        follow_redirects=True)
+    assert f"The award First for {entries['E1'].public_code} was already withdrawn." in again.text
+    db.session.expire_all()
+    withdrawn = db.session.get(Award, first.id)
+    assert withdrawn.status == "withdrawn" and _events(db, "award.withdrawn", withdrawn) == 1
+    with pytest.raises(Conflict, match="already withdrawn"):
+        awards.withdraw_award(actor=author, award=withdrawn, reason="Again.")
+
+
+def test_one_entry_per_place_and_long_override_reasons_are_refused(db, judged):
+    _challenge, phase, entries, author, _approver = judged
+    first = awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First",
+                                amount=1000, **WHY)
+    with pytest.raises(ValidationFailed) as err:
+        awards.record_award(actor=author, phase=phase, submission=entries["E3"], place=1, title="Also first",
+                            amount=1000, **WHY)
+    assert err.value.errors == {"place": f"Place 1 is already awarded to {entries['E1'].public_code} (First); "
+                                         "withdraw that award or choose another place."}
+    with pytest.raises(ValidationFailed) as err:
+        awards.record_award(actor=author, phase=phase, submission=entries["E3"], place=2, title="Second",
+                            amount=1000, justification="Good.", override_reason="r" * 5001)
+    assert err.value.errors == {"override_reason": "Shorten the override reason to 5,000 characters."}
+    assert len(awards.awards_of(phase)) == 1
+    awards.withdraw_award(actor=author, award=first, reason="Rethought.")
+    again = awards.record_award(actor=author, phase=phase, submission=entries["E3"], place=1, title="First",
+                                amount=1000, justification="Good.", override_reason="r" * 5000)
+    assert again.place == 1 and len(again.override_reason) == 5000
+
+
+def test_awards_table_shows_who_recorded_and_approved_and_where_the_entry_stands(client, login_as, db, judged):
+    from challenges.timezones import format_human
+
+    challenge, phase, entries, author, approver = judged
+    author.name, approver.name = "Ada Author", "Abe Approver"
+    first = awards.record_award(actor=author, phase=phase, submission=entries["E1"], place=1, title="First",
+                                amount=1000, **WHY)
+    third = awards.record_award(actor=author, phase=phase, submission=entries["E5"], place=3, title="Third",
+                                amount=100, **WHY)
+    awards.approve_award(actor=approver, award=first)
+    db.session.commit()
+    rank = next(r["rank"] for r in results.phase_leaderboard(phase)[1] if r["entry"] == entries["E1"].public_code)
+    rows = {r.award.id: r for r in awards.award_rows(phase)}
+    assert (rows[first.id].recorded_by, rows[first.id].approved_by, rows[first.id].rank) == (author, approver, rank)
+    assert rows[first.id].flags == ["statistical_tie"] and rows[third.id].approved_by is None
+    login_as(author)
+    page = client.get(f"/staff/challenges/awarded/phases/{phase.id}/awards").text
+    row = page.split(f"<th scope=\"row\">{first.title}</th>")[1].split("</tr>")[0]
+    assert f"Ada Author<br>{format_human(first.created_at, challenge.timezone)}" in row
+    assert f"Abe Approver<br>{format_human(first.approved_at, challenge.timezone)}" in row
+    assert f"Rank {rank}; flags now: statistical tie<br>" in row and "Flags when recorded: statistical tie" in row
+    third_row = page.split("<th scope=\"row\">Third</th>")[1].split("</tr>")[0]
+    assert "Flags when recorded: provisional" in third_row and "<td>—</td>" in third_row  # not approved yet
+    assert f"Awards of this phase ({challenge.timezone} times)" in page

@@ -523,7 +523,9 @@ def awards(slug: str, phase_id: int):
             return _back("panel.awards", phase)
     _, rows = results.cached_leaderboard(phase)
     return render_template("judging/staff/awards.html", challenge=challenge, phase=phase, rows=rows,
-                           awards=award_service.awards_of(phase, include_withdrawn=True), errors=errors,
+                           awards=award_service.award_rows(phase, rows=rows), errors=errors,
+                           published=challenge.status in award_service.PUBLIC,
+                           still_judging=award_service.phases_still_judging(challenge),
                            form=request.form, entry_ids={s.public_code: s.id for s in services.entries(phase)}
                            ), 400 if errors else 200
 
