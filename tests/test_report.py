@@ -61,6 +61,73 @@ def test_report_job_is_cached_by_fingerprint(client, login_as, db, panel_p):  # 
     assert pdf.status_code == 200 and pdf.data[:5] == b"%PDF-"
 
 
+def _report_text(client, location: str) -> str:
+    pdf = client.get(location + "/download")
+    assert pdf.status_code == 200
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+
+
+def test_report_is_built_again_when_anything_it_prints_changes(client, login_as, db, panel_p):  # noqa: F811
+    """Awards, entry statuses, the panel and the challenge's status are printed but not in the scores
+    fingerprint: each change gives a new report; an unchanged state keeps reusing the cached one."""
+    from challenges import services as core
+    from challenges.judging import awards
+    from challenges.judging.models import PanelMember
+    from challenges.submissions.models import Submission
+    from challenges.timezones import format_human
+    from tests.factories import make_user
+
+    phase = _phase(db)
+    author = make_user(email="ada@example.gov", roles=("staff",), name="Ada Author")
+    approver = make_user(email="abe@example.gov", roles=("staff",), name="Abe Approver")
+    login_as("staff")
+    url = f"/staff/challenges/panel-p/phases/{phase.id}/award-report"
+
+    def location() -> str:
+        response = client.post(url, data={"method": "mean"})
+        assert response.status_code == 302
+        return response.headers["Location"]
+
+    seen = [location()]
+    assert location() == seen[0]  # nothing changed: the cached report
+    print_ = results.fingerprint(phase)["fingerprint"]
+    award = awards.record_award(actor=author, phase=phase, submission=db.session.execute(select(Submission).where(
+        Submission.public_code == panel_p["E1"])).scalar_one(), place=1, title="Grand prize", amount=500,
+        justification="Best overall.", override_reason="The panel agreed.")
+    db.session.commit()
+    seen.append(location())
+    awards.approve_award(actor=approver, award=award)
+    db.session.commit()
+    seen.append(location())
+    assert location() == seen[-1]
+    text = _report_text(client, seen[-1])
+    assert "Grand prize" in text and "Recorded by Ada Author" in text and "Approved by Abe Approver" in text
+    assert format_human(award.approved_at, phase.challenge.timezone) in text.replace("\n", " ")
+    assert "Rank now 1" in text and "Flags now none" in text and "Flags when recorded none" in text
+    assert "Panel's note: The panel agreed." in text  # given although the entry was not flagged
+    assert "No award has been approved" in _report_text(client, seen[0])  # the old file was not overwritten
+    member = db.session.execute(select(PanelMember).order_by(PanelMember.id)).scalars().first()
+    member.agency = "Department of Examples"  # printed in the panel table
+    db.session.commit()
+    seen.append(location())
+    core.submit_for_review(actor=author, challenge=phase.challenge)  # draft -> in review
+    db.session.commit()
+    seen.append(location())
+    assert results.fingerprint(phase)["fingerprint"] == print_  # none of this moved the scores fingerprint
+    assert len(set(seen)) == len(seen) == 5
+    jobs = db.session.execute(select(Job).where(Job.name == "reports.award")).scalars().all()
+    assert len(jobs) == 5 and all(j.status == "done" for j in jobs)
+
+
+def test_report_with_an_unknown_method_is_refused(client, login_as, db, panel_p):  # noqa: F811
+    phase = _phase(db)
+    login_as("staff")
+    response = client.post(f"/staff/challenges/panel-p/phases/{phase.id}/award-report", data={"method": "vibes"})
+    assert response.status_code == 400
+    assert "Choose a ranking method for the report: mean, median, trimmed, zscore, calibrated, borda." in response.text
+    assert not db.session.execute(select(Job).where(Job.name == "reports.award")).scalars().all()
+
+
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data", "file:///etc/passwd",
                                  "report-asset:///../../config.py", "report-asset:///nope.css"])
 def test_url_fetcher_reads_only_report_assets(url):

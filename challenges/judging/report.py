@@ -3,12 +3,16 @@
 Rendered by WeasyPrint from templates/reports/ with print CSS. The url_fetcher reads only the
 report's own assets (so a judge's comment can never make the renderer fetch a URL). The data
 fingerprint is printed in every page footer. Built in a background job with progress and cached by
-fingerprint: the same data and settings give the very same file without rendering again.
+the fingerprint together with `report_state` (everything else it prints: awards, entry statuses,
+the panel, the challenge's status and timeline): the same state gives the very same file without
+rendering again, and any change of it gives a new report.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import mimetypes
 import multiprocessing
 from collections import defaultdict
@@ -23,14 +27,17 @@ from sqlalchemy.orm import contains_eager
 from weasyprint import HTML
 
 from .. import charts, jobs
+from ..accounts.models import User
+from ..errors import ValidationFailed
 from ..extensions import db
-from ..models import Phase
+from ..models import Criterion, Phase, Rubric
 from ..storage import get_storage, new_key, track_new_object
-from ..submissions.models import Screening, Submission
+from ..submissions.models import Organization, Screening, Submission
 from ..timezones import utcnow
 from . import awards as award_service
 from . import pdfmerge, results, services
-from .models import Assignment, Review
+from .models import Assignment, Award, Conflict, PanelMember, Review
+from .statistics import METHODS
 
 ASSET_SCHEME = "report-asset:"
 ASSETS = Path(__file__).resolve().parent.parent.parent / "templates" / "reports" / "assets"
@@ -82,7 +89,8 @@ def context(phase: Phase, *, method: str | None = None, seed: int = 0) -> dict[s
         "stats": statistics, "fingerprint": print_, "generated_at": utcnow(), "by_status": by_status,
         "applications": len(entries), "eligible": eligible, "recusals": recusals, "panel": panel,
         "reviews": int(sum(j.submitted for j in judges)), "rubric": phase.rubric,
-        "awards": [a for a in award_service.awards_of(phase) if a.status == "approved"],
+        "awards": award_service.award_rows(phase, [a for a in award_service.awards_of(phase)
+                                                   if a.status == "approved"], rows=rows),
         "proposed_awards": [a for a in award_service.awards_of(phase) if a.status == "proposed"],
         "figures": figures, "judge_codes": {j["judge"]: f"Judge {n}" for n, j in enumerate(statistics["judges"], 1)},
     }
@@ -211,10 +219,62 @@ def _render_parallel(phase: Phase, entries: list[Submission], *, method: str | N
                                      page_numbers=lambda _: numbers.result())
 
 
+def report_state(phase: Phase) -> str:
+    """SHA-256 of everything the report prints that the scores fingerprint does not cover: the awards (ids,
+    status, people, times, place, amount, title, texts), every entry's status, title and organisation, the
+    panel, screening, recusals, conflicts and review states, the rubric, and the challenge's status and
+    timeline. A change to any of them gives a new report instead of the stale cached one."""
+    challenge = phase.challenge
+
+    def rows(query: Any) -> list[list[Any]]:
+        return [list(r) for r in db.session.execute(query).all()]
+
+    awarded_by = select(Award.created_by_id).where(Award.phase_id == phase.id).union(
+        select(Award.approved_by_id).where(Award.phase_id == phase.id))
+    state = {
+        "challenge": [challenge.id, challenge.status, challenge.title, challenge.agency, challenge.timezone],
+        "phases": [[p.id, p.name, p.opens_at, p.closes_at, p.reviews_due_at, p.judging_closed_at, p.primary_method]
+                   for p in challenge.phases],
+        "awards": rows(select(Award.id, Award.status, Award.approved_at, Award.place, Award.amount, Award.title,
+                              Award.justification, Award.override_reason, Award.flags_at_award, Award.submission_id,
+                              Award.created_at, Award.created_by_id, Award.approved_by_id)
+                       .where(Award.phase_id == phase.id).order_by(Award.id)),
+        "people": rows(select(User.id, User.name, User.email).where(User.id.in_(awarded_by)).order_by(User.id)),
+        "entries": rows(select(Submission.id, Submission.public_code, Submission.status, Submission.answers,
+                               Organization.legal_name)
+                        .join(Organization, Organization.id == Submission.organization_id)
+                        .where(Submission.phase_id == phase.id).order_by(Submission.id)),
+        "screening": rows(select(Screening.submission_id, Screening.decision)
+                          .join(Submission, Submission.id == Screening.submission_id)
+                          .where(Submission.phase_id == phase.id).order_by(Screening.submission_id)),
+        "panel": rows(select(PanelMember.id, PanelMember.email, PanelMember.status, PanelMember.agency,
+                             PanelMember.expertise, PanelMember.is_chair, User.name)
+                      .outerjoin(User, User.id == PanelMember.user_id)
+                      .where(PanelMember.phase_id == phase.id).order_by(PanelMember.id)),
+        "assignments": rows(select(Assignment.id, Assignment.status, Review.status)
+                            .outerjoin(Review, Review.assignment_id == Assignment.id)
+                            .where(Assignment.phase_id == phase.id).order_by(Assignment.id, Review.id)),
+        "conflicts": rows(select(Conflict.id, Conflict.status).where(Conflict.phase_id == phase.id)
+                          .order_by(Conflict.id)),
+        "rubric": rows(select(Rubric.id, Rubric.version, Criterion.id, Criterion.key, Criterion.name,
+                              Criterion.weight, Criterion.scale_min, Criterion.scale_max, Criterion.step,
+                              Criterion.independent, Criterion.required, Criterion.higher_is_better)
+                       .join(Criterion, Criterion.rubric_id == Rubric.id)
+                       .where(Rubric.phase_id == phase.id).order_by(Rubric.id, Criterion.id)),
+    }
+    encoded = json.dumps(state, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
 def request_report(*, actor: Any, phase: Phase, method: str | None = None, seed: int = 0) -> jobs.Job:
-    """Enqueue (or find) the report for the current fingerprint: unchanged data is not rendered twice."""
+    """Enqueue (or find) the report for the current data and state: nothing unchanged is rendered twice,
+    and nothing changed is served from an older file."""
+    if method is not None and method not in METHODS:
+        raise ValidationFailed(f"Choose a ranking method for the report: {', '.join(METHODS)}.",
+                               {"method": f"There is no ranking method {method[:40]!r}."})
     print_ = results.fingerprint(phase, method, seed)
-    return jobs.enqueue("reports.award", actor=actor, dedupe_key=f"award-report:{phase.id}:{print_['fingerprint']}",
+    return jobs.enqueue("reports.award", actor=actor,
+                        dedupe_key=f"award-report:{phase.id}:{print_['fingerprint']}:{report_state(phase)}",
                         phase_id=phase.id, method=method or phase.primary_method, seed=seed)
 
 
