@@ -1,5 +1,6 @@
 """Feedback to vendors: staff redact comments, then release; each vendor sees their own scores per
-criterion against the field and the judges' comments, judges anonymised (Judge A, B, ...)."""
+criterion against the field's quartiles (only when at least five entries were judged) and the judges'
+comments, judges anonymised (Judge A, B, ...)."""
 
 from __future__ import annotations
 
@@ -33,18 +34,22 @@ def counted_reviews(submission: Submission) -> list[Review]:
         .order_by(Review.id)).scalars())
 
 
-def set_redaction(*, actor: User, target: Score | Review, redacted: bool) -> None:
-    """Hide (or restore) one comment from the vendor's feedback; the judge's text itself is kept."""
+def set_redaction(*, actor: User, target: Score | Review, redacted: bool) -> bool:
+    """Hide (or show again) one comment in the vendor's feedback; the judge's text itself is kept. Setting
+    the state a comment already has changes and records nothing: returns whether it changed."""
     require_staff(actor)
+    review = target.review if isinstance(target, Score) else target
+    current = target.comment_redacted if isinstance(target, Score) else target.overall_redacted
+    if bool(current) == redacted:
+        return False
     if isinstance(target, Score):
         target.comment_redacted = redacted
-        review = target.review
     else:
         target.overall_redacted = redacted
-        review = target
     db.session.flush()
     audit.record(actor=actor, action="feedback.redacted" if redacted else "feedback.unredacted", obj=review,
                  details={"score": target.id if isinstance(target, Score) else None})
+    return True
 
 
 def release(*, actor: User, phase: Phase) -> int:
@@ -71,16 +76,30 @@ def release(*, actor: User, phase: Phase) -> int:
     return sent
 
 
+# Figures of the field are shown only when at least this many entries have counted reviews: with fewer,
+# they would let a vendor work out other vendors' scores. Even then the field is described by its
+# quartiles, never by its lowest and highest entry.
+MIN_FIELD = 5
+
+
 @dataclass
 class CriterionFeedback:
     key: str
     name: str
     scale: str
     yours: float | None
-    field_min: float | None
+    field_q1: float | None  # 25th percentile of the entries' mean scores
     field_median: float | None
-    field_max: float | None
+    field_q3: float | None  # 75th percentile
     comments: list[tuple[str, str]] = field(default_factory=list)  # (Judge A, text)
+
+
+def _quartiles(values: Any) -> tuple[float, float, float] | None:
+    """25th, 50th and 75th percentiles (linear), rounded; None for fewer than MIN_FIELD values."""
+    if values is None or len(values) < MIN_FIELD:
+        return None
+    q1, median, q3 = (round(float(v), 2) for v in values.quantile([0.25, 0.5, 0.75]))
+    return q1, median, q3
 
 
 def for_vendor(submission: Submission) -> dict[str, Any]:
@@ -99,13 +118,13 @@ def for_vendor(submission: Submission) -> dict[str, Any]:
         field_values = per_entry.loc[criterion.key] if per_entry is not None and criterion.key in \
             per_entry.index.get_level_values(0) else None
         mine = field_values.get(submission.public_code) if field_values is not None else None
+        quartiles = _quartiles(field_values.dropna() if field_values is not None else None)
         item = CriterionFeedback(
             key=criterion.key, name=criterion.name,
             scale=f"{criterion.scale_min:g} to {criterion.scale_max:g}",
             yours=None if mine is None else round(float(mine), 2),
-            field_min=None if field_values is None else round(float(field_values.min()), 2),
-            field_median=None if field_values is None else round(float(field_values.median()), 2),
-            field_max=None if field_values is None else round(float(field_values.max()), 2))
+            field_q1=quartiles[0] if quartiles else None, field_median=quartiles[1] if quartiles else None,
+            field_q3=quartiles[2] if quartiles else None)
         for review in reviews:
             score = next((s for s in review.scores if s.criterion_id == criterion.id), None)
             if score is not None and score.comment and not score.comment_redacted:
@@ -114,11 +133,16 @@ def for_vendor(submission: Submission) -> dict[str, Any]:
     overall = [(names[r.id], r.overall_comment) for r in reviews if r.overall_comment and not r.overall_redacted]
     mine = totals[totals["entry"] == submission.public_code]["T"] if len(totals) else []
     field_totals = totals.groupby("entry")["T"].mean() if len(totals) else None
+    judged = 0 if field_totals is None else len(field_totals)
+    quartiles = _quartiles(field_totals)
+    if quartiles is None:  # too few entries: no criterion's field figures either
+        for item in criteria:
+            item.field_q1 = item.field_median = item.field_q3 = None
     return {"submission": submission, "phase": phase, "criteria": criteria, "overall": overall,
             "reviews": len(mine), "total": round(float(mine.mean()), 2) if len(mine) else None,
-            "field": None if field_totals is None else {
-                "entries": len(field_totals), "min": round(float(field_totals.min()), 2),
-                "median": round(float(field_totals.median()), 2), "max": round(float(field_totals.max()), 2)}}
+            "judged_entries": judged, "min_field": MIN_FIELD,
+            "field": None if quartiles is None else {
+                "entries": judged, "q1": quartiles[0], "median": quartiles[1], "q3": quartiles[2]}}
 
 
 def pdf(submission: Submission) -> bytes:

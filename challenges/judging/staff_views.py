@@ -594,16 +594,21 @@ def feedback(slug: str, phase_id: int):
                 _refused(exc)
                 return _back("panel.feedback", phase)
             flash(f"Feedback released; {sent} email(s) to applicants are on their way.", "success")
-        elif action.startswith(("score-", "review-")):
-            kind, _, raw_id = action.partition("-")
-            model = Score if kind == "score" else Review
-            target = db.session.get(model, int(raw_id)) if raw_id.isdigit() else None
+        elif action.startswith(("hide-", "show-")):
+            # The button says what it wants (hide-score-12, show-review-3), so sending it twice is harmless.
+            verb, kind, raw_id = [*action.split("-", 2), "", ""][:3]
+            if kind not in ("score", "review") or not raw_id.isdigit() or len(raw_id) > 9:
+                raise ValidationFailed("Choose a comment to hide or show.")
+            target = db.session.get(Score if kind == "score" else Review, int(raw_id))
             review = target.review if isinstance(target, Score) else target
             if review is None or review.assignment.phase_id != phase.id:
                 raise NotFound("No such comment.")
-            redacted = not (target.comment_redacted if isinstance(target, Score) else target.overall_redacted)
-            feedback_service.set_redaction(actor=current_user, target=target, redacted=redacted)
-            flash("Comment hidden from the applicant." if redacted else "Comment shown again.", "success")
+            redacted = verb == "hide"
+            changed = feedback_service.set_redaction(actor=current_user, target=target, redacted=redacted)
+            if changed:
+                flash("Comment hidden from the applicant." if redacted else "Comment shown again.", "success")
+            else:
+                flash("That comment was already hidden." if redacted else "That comment was already shown.", "info")
         else:
             raise ValidationFailed("Choose an action.")
         db.session.commit()
