@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from . import jobs
 from .extensions import db
+from .text import one_line
 from .timezones import UTCDateTime, utcnow
 
 
@@ -56,6 +57,7 @@ def queue(
 ) -> OutboxMessage:
     """Render `templates/email/<template>.txt` (and `.html` if present) into the outbox."""
     session = db.session
+    subject = one_line(subject, 300)  # a header: one line, and the column's length
     if dedupe_key:
         existing = session.execute(
             select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
@@ -143,7 +145,17 @@ def deliver_pending(job: jobs.Job | None = None, limit: int = 500) -> dict[str, 
             continue  # another worker has it
         message.attempts += 1
         try:
-            message.backend = _send(_build(message))
+            email = _build(message)
+        except (ValueError, TypeError) as exc:
+            # The message itself is malformed (a header the email library refuses): retrying cannot
+            # help, and it must not hold up the messages queued after it.
+            message.attempts = max_attempts
+            message.last_error = f"cannot be built: {type(exc).__name__}: {exc}"[:2000]
+            failed += 1
+            db.session.commit()
+            continue
+        try:
+            message.backend = _send(email)
             message.sent_at = utcnow()
             sent += 1
         except (OSError, smtplib.SMTPException) as exc:

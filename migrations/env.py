@@ -101,6 +101,14 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a SQLite table by dropping and renaming it; with foreign keys
+            # enforced (the app turns them on for every connection), dropping `submissions` would
+            # cascade-delete every receipt and file row that points at it. Off while migrating (it
+            # only takes effect outside a transaction), then checked and on again.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -109,6 +117,12 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            connection.commit()
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migration left rows pointing at missing rows: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -114,3 +114,55 @@ def test_postgresql_migrations_downgrade_to_base(fresh_postgres_url, tmp_path):
         assert _tables(app) == {"alembic_version"}
     finally:
         _dispose(app)
+
+
+def test_upgrade_puts_edited_submitted_applications_back_to_their_receipt(tmp_path):
+    """Before draft_answers, edits after submitting overwrote the answers and files in place. The
+    upgrade restores the last receipt's answers and files and keeps the edits as unsubmitted changes
+    (and the downgrade folds them back)."""
+    import io
+
+    from challenges.submissions import services as subs
+    from challenges.submissions.models import Submission, SubmissionFile
+    from tests.factories import PDF_BYTES, make_challenge, make_submission, make_user
+
+    app = _migrated_app(f"sqlite:///{tmp_path / 'data.db'}", tmp_path)
+    runner = app.test_cli_runner()
+    try:
+        with app.app_context():
+            phase = make_challenge(publish=True, slug="legacy").phases[0]
+            vendor = make_user(email="legacy@vendor.com", roles=("vendor",))
+            submission, original = make_submission(vendor, phase, submit=True)
+            sub_id, original_id, submitted = submission.id, original.id, dict(submission.answers)
+            # The old behaviour, reproduced by hand: edits and a new file replace the submitted ones.
+            newer = subs.upload_file(actor=vendor, submission=submission, field_key="deck", filename="v2.pdf",
+                                     stream=io.BytesIO(PDF_BYTES + b"v2"))
+            newer_id = newer.id
+            submission.answers = {**submitted, "summary": "Edited after submitting."}
+            submission.draft_answers = None
+            original.status, newer.status = "replaced", "stored"
+            _db.session.commit()
+            _db.session.remove()
+        assert runner.invoke(args=["db", "downgrade", "26cd33cda7c8"]).exit_code == 0
+        with app.app_context():  # SQLite rebuilt `submissions`: nothing that points at it may vanish
+            assert _db.session.execute(text("SELECT count(*) FROM submission_receipts")).scalar() == 1
+            assert _db.session.execute(text("SELECT count(*) FROM submission_files")).scalar() == 2
+            _db.session.remove()
+        up = runner.invoke(args=["db", "upgrade"])
+        assert up.exit_code == 0, up.output
+        with app.app_context():
+            restored = _db.session.get(Submission, sub_id)
+            assert restored.answers == submitted
+            assert restored.draft_answers == {**submitted, "summary": "Edited after submitting."}
+            assert _db.session.get(SubmissionFile, original_id).status == "stored"
+            assert _db.session.get(SubmissionFile, newer_id).status == "draft"
+            _db.session.remove()
+        assert runner.invoke(args=["db", "downgrade", "26cd33cda7c8"]).exit_code == 0
+        with app.app_context():
+            row = _db.session.execute(text("SELECT answers FROM submissions WHERE id = :id"), {"id": sub_id}).scalar()
+            assert "Edited after submitting." in str(row)
+            statuses = dict(_db.session.execute(text("SELECT id, status FROM submission_files")).all())
+            assert statuses[original_id] == "replaced" and statuses[newer_id] == "stored"
+            _db.session.remove()
+    finally:
+        _dispose(app)

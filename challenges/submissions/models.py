@@ -90,7 +90,11 @@ class Submission(db.Model):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     public_code: Mapped[str | None] = mapped_column(String(20), unique=True)
     status: Mapped[str] = mapped_column(String(20), default=SubmissionStatus.DRAFT.value, index=True)
+    # `answers` and the files marked "stored" are what was submitted (what staff, judges and exports
+    # read); a submitted application's later edits wait in `draft_answers` and "draft" files until the
+    # vendor submits again, so nobody ever judges a version that was not submitted.
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    draft_answers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     form_version: Mapped[int] = mapped_column(Integer, default=1)
     version: Mapped[int] = mapped_column(Integer, default=1)
     submitted_version: Mapped[int | None] = mapped_column(Integer)
@@ -122,6 +126,18 @@ class Submission(db.Model):
         """The stored file of each file field (earlier versions stay, marked replaced)."""
         return {f.field_key: f for f in self.files if f.status == "stored"}
 
+    def working_answers(self) -> dict[str, Any]:
+        """What the vendor sees and edits: unsubmitted changes over the submitted answers."""
+        return dict(self.answers or {}) if self.draft_answers is None else dict(self.draft_answers)
+
+    def working_files(self) -> dict[str, SubmissionFile]:
+        """What the vendor sees: a file uploaded since the last submission over the submitted one."""
+        return {**self.current_files(), **{f.field_key: f for f in self.files if f.status == "draft"}}
+
+    @property
+    def has_unsubmitted_changes(self) -> bool:
+        return self.draft_answers is not None or any(f.status == "draft" for f in self.files)
+
 
 class SubmissionFile(db.Model):
     __tablename__ = "submission_files"
@@ -135,7 +151,8 @@ class SubmissionFile(db.Model):
     sha256: Mapped[str | None] = mapped_column(String(64))
     content_type: Mapped[str | None] = mapped_column(String(120))
     declared_type: Mapped[str] = mapped_column(String(120), default="")
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending|stored|rejected|replaced
+    # pending | checking | stored | draft (uploaded since the last submission) | replaced | discarded | rejected
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     reject_reason: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import re
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -25,6 +26,7 @@ from ..extensions import db, lock_row
 from ..links import external_url, read_invitation, sign_invitation
 from ..models import ChallengeStatus, FormField, Phase
 from ..storage import StorageError, TooLarge, get_storage, new_key, track_new_object
+from ..text import one_line_problem
 from ..timezones import utcnow
 from ..uploads import EXTENSIONS, UploadRefused, check_content, check_name, extension_of
 from .models import (
@@ -61,7 +63,8 @@ def uei_error(uei: str) -> str | None:
 
 
 def _organization_errors(*, legal_name: str, uei: str, sam_status: str, business_size: str,
-                         categories: list[str], website: str, poc_email: str, exclude_id: int | None) -> dict[str, str]:
+                         categories: list[str], website: str, poc_email: str, exclude_id: int | None,
+                         poc_name: str = "", poc_phone: str = "") -> dict[str, str]:
     errors: dict[str, str] = {}
     if not legal_name.strip():
         errors["legal_name"] = "Enter the organisation’s legal name as registered."
@@ -84,6 +87,11 @@ def _organization_errors(*, legal_name: str, uei: str, sam_status: str, business
         errors["website"] = "Enter a full web address starting with https://"
     if poc_email and "@" not in poc_email:
         errors["poc_email"] = "Enter a valid email address for the point of contact."
+    for key, value, limit in (("legal_name", legal_name.strip(), 300), ("website", website.strip(), 500),
+                              ("poc_name", poc_name.strip(), 200), ("poc_email", poc_email.strip(), 254),
+                              ("poc_phone", poc_phone.strip(), 40)):
+        if key not in errors and (problem := one_line_problem(value, limit)):
+            errors[key] = problem
     return errors
 
 
@@ -103,7 +111,8 @@ def save_organization(*, actor: User, organization: Organization | None = None, 
         raise PermissionDenied("Only an owner of the organisation can change its profile.")
     errors = _organization_errors(legal_name=legal_name, uei=uei, sam_status=sam_status,
                                   business_size=business_size, categories=categories, website=website,
-                                  poc_email=poc_email, exclude_id=organization.id if organization else None)
+                                  poc_email=poc_email, poc_name=poc_name, poc_phone=poc_phone,
+                                  exclude_id=organization.id if organization else None)
     if errors:
         raise ValidationFailed("Please correct the organisation profile.", errors)
     created = organization is None
@@ -251,6 +260,8 @@ def _answer_error(field: FormField, value: Any) -> tuple[Any, str | None]:
     """Normalise one answer and say what is wrong with it (required-ness is checked at submit)."""
     if field.type in ("text", "textarea", "url"):
         text = str(value or "").strip()
+        if "\x00" in text:  # PostgreSQL's JSON cannot hold it; no one types it
+            return text.replace("\x00", ""), "Remove the hidden NUL character (it often comes from pasting)."
         if field.max_length and len(text) > field.max_length:
             return text, f"Keep this to {field.max_length} characters (now {len(text)})."
         if field.type == "url" and text and not _is_http_url(text):
@@ -263,6 +274,8 @@ def _answer_error(field: FormField, value: Any) -> tuple[Any, str | None]:
             number = float(value)
         except (TypeError, ValueError):
             return value, "Enter a number, such as 42 or 3.5."
+        if not math.isfinite(number):  # "nan", "inf", "1e999": not numbers anyone means, and not JSON
+            return str(value), "Enter a number, such as 42 or 3.5."
         return (int(number) if number.is_integer() else number), None
     if field.type == "select":
         text = str(value or "")
@@ -288,7 +301,8 @@ def save_answers(*, actor: User, submission: Submission, answers: dict[str, Any]
         raise _deadline_error(submission, now)
     fields = {f.key: f for f in submission.phase.fields if f.type != "file"}
     errors: dict[str, str] = {}
-    cleaned = dict(submission.answers or {})
+    before = submission.working_answers()
+    cleaned = dict(before)
     for key, field in fields.items():
         if key not in answers:
             continue
@@ -298,11 +312,32 @@ def save_answers(*, actor: User, submission: Submission, answers: dict[str, Any]
         cleaned[key] = value
     if errors:
         raise ValidationFailed("Some answers need fixing; your previous draft is unchanged.", errors)
-    if cleaned != (submission.answers or {}):
-        submission.answers = cleaned
+    if cleaned != before:
+        if submission.status == SubmissionStatus.SUBMITTED.value:
+            # The submitted answers stay what staff and judges see until the vendor submits again.
+            submission.draft_answers = None if cleaned == (submission.answers or {}) else cleaned
+        else:
+            submission.answers = cleaned
         submission.version += 1
     db.session.flush()
     return submission
+
+
+def discard_changes(*, actor: User, submission: Submission, now: datetime | None = None) -> None:
+    """Drop what changed since the last submission: the application is again exactly as submitted."""
+    now = now or utcnow()
+    require_member(actor, submission)
+    if submission.status != SubmissionStatus.SUBMITTED.value or not submission.has_unsubmitted_changes:
+        raise Conflict("There are no unsubmitted changes to discard.")
+    dropped = [f.display_name for f in submission.files if f.status == "draft"]
+    for record in submission.files:
+        if record.status == "draft":
+            record.status = "discarded"
+    submission.draft_answers = None
+    submission.version = submission.submitted_version or submission.version
+    db.session.flush()
+    audit.record(actor=actor, action="submission.changes_discarded", obj=submission,
+                 details={"files": dropped, "version": submission.version})
 
 
 def accept_rules(*, actor: User, submission: Submission, rules_version: str) -> None:
@@ -319,7 +354,8 @@ def accept_rules(*, actor: User, submission: Submission, rules_version: str) -> 
 def missing_items(submission: Submission) -> list[tuple[str, str]]:
     """(field key, label) of everything still needed before submit; the completeness meter."""
     missing: list[tuple[str, str]] = []
-    stored = submission.current_files()
+    stored = submission.working_files()
+    answers = submission.working_answers()
     for field in submission.phase.fields:
         if not field.required:
             continue
@@ -327,7 +363,7 @@ def missing_items(submission: Submission) -> list[tuple[str, str]]:
             if field.key not in stored:
                 missing.append((field.key, field.label))
             continue
-        value = (submission.answers or {}).get(field.key)
+        value = answers.get(field.key)
         if value in (None, "", [], False):
             missing.append((field.key, field.label))
     if submission.rules_version_accepted != submission.phase.challenge.rules_version:
@@ -342,9 +378,9 @@ def completeness(submission: Submission) -> int:
     return round(100 * done / len(required))
 
 
-def _answer_checksums(submission: Submission) -> dict[str, str]:
+def _answer_checksums(answers: dict[str, Any]) -> dict[str, str]:
     return {key: hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-            for key, value in sorted((submission.answers or {}).items())}
+            for key, value in sorted(answers.items())}
 
 
 def submit(*, actor: User, submission: Submission, now: datetime | None = None) -> Receipt:
@@ -354,20 +390,23 @@ def submit(*, actor: User, submission: Submission, now: datetime | None = None) 
     existing = db.session.execute(
         select(Receipt).where(Receipt.submission_id == submission.id, Receipt.version == submission.version)
     ).scalar_one_or_none()
-    if existing is not None:
+    if existing is not None and submission.status == SubmissionStatus.SUBMITTED.value:
         return existing  # the same version again: one submission, same receipt
+    if submission.status in (SubmissionStatus.WITHDRAWN.value, SubmissionStatus.DISQUALIFIED.value):
+        raise Conflict(f"This application was {submission.status}; it cannot be submitted again.")
     if not can_change(submission, now):
         raise _deadline_error(submission, now)
     missing = missing_items(submission)
     if missing:
         raise ValidationFailed("The application is not complete.", {key: f"{label} is required." if key != "rules"
                                                                       else label for key, label in missing})
-    files = submission.current_files()
+    files = submission.working_files()
+    answers = submission.working_answers()
     manifest = {
         "public_code": None,
         "version": submission.version,
-        "answers": dict(submission.answers or {}),
-        "answer_sha256": _answer_checksums(submission),
+        "answers": answers,
+        "answer_sha256": _answer_checksums(answers),
         "files": [{"field": f.field_key, "name": f.display_name, "size": f.size, "sha256": f.sha256, "id": f.id}
                   for f in files.values()],
         "rules_version": submission.rules_version_accepted,
@@ -382,6 +421,13 @@ def submit(*, actor: User, submission: Submission, now: datetime | None = None) 
         select(Receipt).where(Receipt.submission_id == submission.id, Receipt.version == submission.version)
     ).scalar_one()
     first = submission.submitted_at is None
+    # What was submitted becomes what everyone reads: the edited answers, and new files over old ones.
+    submission.answers, submission.draft_answers = answers, None
+    for record in submission.files:
+        if record.status == "stored" and files.get(record.field_key) is not record:
+            record.status = "replaced"
+    for record in files.values():
+        record.status = "stored"
     submission.status = SubmissionStatus.SUBMITTED.value
     submission.submitted_at, submission.submitted_version = now, submission.version
     if submission.public_code is None:
@@ -486,19 +532,11 @@ def upload_file(*, actor: User, submission: Submission, field_key: str, filename
         storage.delete(key)
         message = "The file could not be stored just now; your application is unchanged. Try again shortly."
         raise ValidationFailed(message, {field_key: message}) from exc
-    previous = submission.current_files().get(field_key)
-    if previous is not None:
-        previous.status = "replaced"
     record = SubmissionFile(
         submission_id=submission.id, field_key=field_key, storage_key=key, display_name=name, size=size,
-        sha256=digest, content_type=content_type, status="stored", uploaded_by_id=actor.id, confirmed_at=now,
-        version=(previous.version + 1) if previous else 1,
-    )
+        content_type=content_type, status="checking", uploaded_by_id=actor.id)
     submission.files.append(record)
-    submission.version += 1
-    db.session.flush()
-    audit.record(actor=actor, action="submission.file_stored", obj=submission,
-                 details={"field": field_key, "name": name, "size": size, "sha256": digest})
+    _store(record, digest, actor=actor, now=now)
     return record
 
 
@@ -600,12 +638,17 @@ HASH_IN_JOB_BYTES = 100 * 1024 * 1024
 
 
 def _store(record: SubmissionFile, digest: str, *, actor: Any, now: datetime) -> None:
+    """Keep a checked file. On a submitted application it waits as a "draft" file until the vendor
+    submits again; the submitted file stays what staff and judges see."""
     submission = record.submission
-    previous = submission.current_files().get(record.field_key)
-    if previous is not None and previous is not record:
+    previous = submission.working_files().get(record.field_key)
+    if previous is record:
+        previous = None
+    waiting = submission.status == SubmissionStatus.SUBMITTED.value
+    if previous is not None and (previous.status == "draft" or not waiting):
         previous.status = "replaced"
-    record.status, record.sha256, record.confirmed_at = "stored", digest, now
-    record.version = (previous.version + 1) if previous is not None and previous is not record else 1
+    record.status, record.sha256, record.confirmed_at = ("draft" if waiting else "stored"), digest, now
+    record.version = (previous.version + 1) if previous is not None else 1
     submission.version += 1
     db.session.flush()
     audit.record(actor=actor, action="submission.file_stored", obj=submission,
@@ -765,6 +808,8 @@ def email_group(*, actor: User, phase: Phase, group: str, subject: str, body: st
         errors["group"] = "Choose who receives the message."
     if not subject.strip():
         errors["subject"] = "Enter a subject."
+    elif problem := one_line_problem(subject.strip(), 200):
+        errors["subject"] = problem
     if not body.strip():
         errors["body"] = "Enter the message."
     if errors:

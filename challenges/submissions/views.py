@@ -166,7 +166,7 @@ def application(submission_id: int):
     submission = services.get_for_vendor(current_user, submission_id)
     form = FlaskForm()
     errors: dict[str, str] = {}
-    values = dict(submission.answers or {})
+    values = submission.working_answers()
     if request.method == "POST":
         if not form.validate_on_submit():
             raise ValidationFailed("The form expired; reload the page and try again.")
@@ -186,7 +186,7 @@ def application(submission_id: int):
     return render_template(
         "submissions/application.html", submission=submission, form=form, errors=errors, values=values,
         missing=services.missing_items(submission), percent=services.completeness(submission),
-        can_change=services.can_change(submission), files=submission.current_files(),
+        can_change=services.can_change(submission), files=submission.working_files(),
         rules_form=RulesForm(rules_version=submission.phase.challenge.rules_version), reason_form=ReasonForm(),
         direct=get_storage().kind == "s3",
         checking={f.field_key: f for f in submission.files if f.status == "checking"},
@@ -283,11 +283,30 @@ def confirm_upload(submission_id: int, file_id: int):
 @vendor_required
 def download(submission_id: int, file_id: int):
     submission = services.get_for_vendor(current_user, submission_id)
-    record = next((f for f in submission.files if f.id == file_id and f.status in ("stored", "replaced")), None)
+    record = next((f for f in submission.files if f.id == file_id
+                   and f.status in ("stored", "draft", "replaced", "discarded")), None)
     if record is None:
         raise NotFound("No such file.")
     return get_storage().download_response(record.storage_key, filename=record.display_name,
                                            content_type=record.content_type or "application/octet-stream")
+
+
+@bp.route("/applications/<int:submission_id>/discard", methods=["POST"])
+@vendor_required
+def discard_changes(submission_id: int):
+    submission = services.get_for_vendor(current_user, submission_id)
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    try:
+        services.discard_changes(actor=current_user, submission=submission)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.summary(), "error")
+    else:
+        db.session.commit()
+        flash(f"Changes discarded: the application is again exactly as submitted (version "
+              f"{submission.submitted_version}).", "success")
+    return redirect(url_for("submissions.application", submission_id=submission.id))
 
 
 @bp.route("/applications/<int:submission_id>/rules", methods=["POST"])

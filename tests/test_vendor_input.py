@@ -1,0 +1,113 @@
+"""Vendor input that used to break things far from where it was typed: a line break in a name stopping
+every email, numbers that are not numbers, long subjects, and submitting what was withdrawn."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from challenges import mail
+from challenges.errors import Conflict, ValidationFailed
+from challenges.mail import OutboxMessage, deliver_pending
+from challenges.models import FormField
+from challenges.submissions import services as subs
+from challenges.text import one_line, one_line_problem
+from tests.factories import make_challenge, make_submission, make_user
+
+
+def test_one_line_rules():
+    assert one_line_problem("Acme Corp", 300) is None
+    assert one_line_problem("Acme\nCorp", 300).startswith("Use plain text on one line")
+    assert one_line_problem("Acme\u200bCorp", 300)  # zero-width space: looks like "AcmeCorp"
+    assert one_line_problem("A" * 301, 300) == "Use at most 300 characters (this has 301)."
+    assert one_line("Join Acme\r\nCorp\x00 now", 300) == "Join Acme Corp now"
+    assert one_line("x" * 400, 300) == "x" * 299 + "…"
+
+
+def test_organisation_names_and_contacts_refuse_line_breaks_and_overlong_values(db):
+    vendor = make_user(email="typist@vendor.com", roles=("vendor",))
+    with pytest.raises(ValidationFailed) as err:
+        subs.save_organization(actor=vendor, legal_name="Acme\nCorp", poc_name="Ann\rLee", poc_phone="5" * 41,
+                               website="https://acme.example/" + "a" * 500)
+    assert set(err.value.errors) == {"legal_name", "poc_name", "poc_phone", "website"}
+    assert "line breaks" in err.value.errors["legal_name"]
+    assert err.value.errors["poc_phone"] == "Use at most 40 characters (this has 41)."
+    assert subs.organizations_of(vendor) == []
+
+
+def test_one_malformed_message_does_not_hold_up_the_outbox(app, db):
+    bad = mail.queue(to="a@example.com", subject="fine", template="verify_email", user=None, link="http://x/1")
+    bad.headers = {"X-Bad": "line\nbreak"}  # as if stored before the checks: the email library refuses it
+    good = mail.queue(to="b@example.com", subject="Receipt\r\nfor you", template="verify_email", user=None,
+                      link="http://x/2")
+    db.session.commit()
+    assert good.subject == "Receipt for you"
+    assert deliver_pending() == {"sent": 1, "failed": 1}
+    db.session.expire_all()
+    bad, good = db.session.get(OutboxMessage, bad.id), db.session.get(OutboxMessage, good.id)
+    assert good.sent_at is not None
+    assert bad.sent_at is None and bad.last_error.startswith("cannot be built: ValueError")
+    assert bad.attempts == app.config["MAIL_MAX_ATTEMPTS"]  # never retried: it cannot succeed
+    assert deliver_pending() == {"sent": 0, "failed": 0}
+
+
+@pytest.fixture
+def application(db):
+    challenge = make_challenge(publish=True, slug="numbers")
+    phase = challenge.phases[0]
+    db.session.add(FormField(phase_id=phase.id, key="budget", label="Budget", type="number", order=9))
+    db.session.commit()
+    vendor = make_user(email="counter@vendor.com", roles=("vendor",))
+    submission, _ = make_submission(vendor, phase)
+    return vendor, submission
+
+
+@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-Infinity", "1e999"])
+def test_numbers_must_be_finite(db, application, raw):
+    vendor, submission = application
+    with pytest.raises(ValidationFailed) as err:
+        subs.save_answers(actor=vendor, submission=submission, answers={"budget": raw})
+    assert err.value.errors == {"budget": "Enter a number, such as 42 or 3.5."}
+    assert "budget" not in (submission.answers or {})
+    subs.save_answers(actor=vendor, submission=submission, answers={"budget": "1e6"})
+    assert submission.answers["budget"] == 1_000_000
+
+
+def test_a_nul_character_in_an_answer_is_refused(db, application):
+    vendor, submission = application
+    with pytest.raises(ValidationFailed) as err:
+        subs.save_answers(actor=vendor, submission=submission, answers={"summary": "pasted\x00text"})
+    assert "NUL" in err.value.errors["summary"]
+
+
+def test_a_withdrawn_or_disqualified_application_is_not_submitted_again(client, login_as, db):
+    phase = make_challenge(publish=True, slug="gone").phases[0]
+    staff = make_user(email="gone.staff@example.gov", roles=("staff",))
+    for n, (action, word) in enumerate((("withdraw", "withdrawn"), ("disqualify", "disqualified"))):
+        vendor = make_user(email=f"leaver{n}@vendor.com", roles=("vendor",))
+        submission, _ = make_submission(vendor, phase, organization_name=f"Leaver {n}", submit=True)
+        if action == "withdraw":
+            subs.withdraw(actor=vendor, submission=submission, reason="Changed plans")
+        else:
+            subs.disqualify(actor=staff, submission=submission, reason="Ineligible")
+        db.session.commit()
+        with pytest.raises(Conflict, match=f"was {word}"):
+            subs.submit(actor=vendor, submission=submission)
+        login_as(vendor)
+        page = client.post(f"/vendor/applications/{submission.id}/submit", follow_redirects=True)
+        assert "Submitted. Your entry code" not in page.text and f"was {word}" in page.text
+        db.session.expire_all()
+        assert submission.status == word
+
+
+def test_group_email_subject_is_one_short_line(db):
+    phase = make_challenge(publish=True, slug="subjects").phases[0]
+    staff = make_user(email="subjects@example.gov", roles=("staff",))
+    with pytest.raises(ValidationFailed) as err:
+        subs.email_group(actor=staff, phase=phase, group="all", subject="S" * 201, body="Hello")
+    assert err.value.errors["subject"] == "Use at most 200 characters (this has 201)."
+    with pytest.raises(ValidationFailed) as err:
+        subs.email_group(actor=staff, phase=phase, group="all", subject="Two\nlines", body="Hello")
+    assert "line breaks" in err.value.errors["subject"]
+    assert db.session.execute(select(OutboxMessage).where(OutboxMessage.template == "applicant_message")).first() \
+        is None
