@@ -33,10 +33,22 @@ def money(amount: int | float | None) -> str:
     return f"${amount or 0:,.0f}"
 
 
+def file_kinds(mime_types: list[str] | None) -> str:
+    """'PDF, DOCX or PPTX' for an accept list: what a vendor recognises, not MIME types."""
+    from .uploads import EXTENSIONS
+
+    kinds = list(dict.fromkeys(ext.lstrip(".").upper() for mime in mime_types or []
+                               for ext in EXTENSIONS.get(mime, ())[:1]))
+    if not kinds:
+        return "any listed type"
+    return kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " or " + kinds[-1]
+
+
 def register_templating(app: Flask) -> None:
     from .judging.services import entry_title
     app.jinja_env.filters["markdown"] = markdown.render
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["file_kinds"] = file_kinds
     app.jinja_env.filters["num"] = num
     app.jinja_env.globals["deadline"] = deadline
     app.jinja_env.globals["now_utc"] = timezones.utcnow

@@ -111,3 +111,37 @@ def test_group_email_subject_is_one_short_line(db):
     assert "line breaks" in err.value.errors["subject"]
     assert db.session.execute(select(OutboxMessage).where(OutboxMessage.template == "applicant_message")).first() \
         is None
+
+
+def test_submitting_an_incomplete_application_stays_on_the_application(client, login_as, db):
+    from challenges.models import FormField as Field
+
+    phase = make_challenge(publish=True, slug="incomplete").phases[0]
+    db.session.add(Field(phase_id=phase.id, key="consent", label="I consent", type="checkbox", required=True,
+                         help_text="HELP-CONSENT", order=8))
+    db.session.commit()
+    vendor = make_user(email="hasty@vendor.com", roles=("vendor",))
+    submission, _ = make_submission(vendor, phase)
+    login_as(vendor)
+    page = client.post(f"/vendor/applications/{submission.id}/submit")
+    assert page.status_code == 400
+    assert "There is a problem" in page.text and 'href="#field-consent"' in page.text
+    assert 'href="#field-rules"' in page.text and "The application is not complete." in page.text
+    assert "HELP-CONSENT" in page.text and 'aria-describedby="field-consent-hint' in page.text
+    assert "PDF; at most" in page.text  # the file question names the type, not application/pdf
+    db.session.expire_all()
+    assert submission.status == "draft" and submission.public_code is None
+
+
+def test_adding_the_organisation_returns_to_the_apply_page(client, login_as, db):
+    phase = make_challenge(publish=True, slug="come-back").phases[0]
+    login_as("vendor")
+    apply_path = f"/vendor/apply/{phase.challenge.slug}/{phase.key}"
+    start = client.get(apply_path).text
+    assert f'/vendor/organizations/new?next={apply_path}"' in start
+    saved = client.post(f"/vendor/organizations/new?next={apply_path}", data={
+        "legal_name": "Return Co", "sam_status": "registered", "business_size": "small"})
+    assert saved.status_code == 302 and saved.headers["Location"] == apply_path
+    elsewhere = client.post("/vendor/organizations/new?next=https://evil.example/", data={
+        "legal_name": "Other Co", "sam_status": "registered", "business_size": "small"})
+    assert elsewhere.headers["Location"] == "/vendor/"

@@ -11,10 +11,11 @@ from wtforms.validators import ValidationError as WTFValidationError
 
 from ..accounts.models import Role
 from ..accounts.permissions import roles_required
-from ..errors import DomainError, NotFound, ValidationFailed
+from ..errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..extensions import csrf, db
 from ..forms_support import attach_errors
 from ..permissions import get_visible_challenge
+from ..security import safe_next
 from ..storage import get_storage
 from ..timezones import utcnow
 from . import services
@@ -51,7 +52,8 @@ def _organization_page(form: OrganizationForm, organization: Organization | None
             extra = attach_errors(form, exc)
         else:
             flash(f"Saved the profile of {saved.legal_name}.", "success")
-            return redirect(url_for("submissions.dashboard"))
+            # Back where the vendor was going (the apply page that sent them here), else the dashboard.
+            return redirect(safe_next(request.args.get("next"), url_for("submissions.dashboard")))
     status = 400 if request.method == "POST" else 200
     return render_template("submissions/organization.html", form=form, organization=organization,
                            extra_errors=extra, invite_form=InviteForm(),
@@ -182,7 +184,12 @@ def application(submission_id: int):
                 return {"saved": True, "version": submission.version, "complete": services.completeness(submission)}
             flash("Draft saved.", "success")
             return redirect(url_for("submissions.application", submission_id=submission.id))
-    status = 400 if errors else 200
+    return _application_page(submission, form, errors, values)
+
+
+def _application_page(submission, form: FlaskForm, errors: dict[str, str], values: dict,
+                      status: int | None = None):
+    status = status or (400 if errors else 200)
     return render_template(
         "submissions/application.html", submission=submission, form=form, errors=errors, values=values,
         missing=services.missing_items(submission), percent=services.completeness(submission),
@@ -328,7 +335,16 @@ def submit(submission_id: int):
     submission = services.get_for_vendor(current_user, submission_id)
     if not FlaskForm().validate_on_submit():
         raise ValidationFailed("The form expired; reload the page and try again.")
-    receipt = services.submit(actor=current_user, submission=submission)
+    try:
+        receipt = services.submit(actor=current_user, submission=submission)
+    except DomainError as exc:
+        # Back on the application itself, with every missing item linked, not on an error page.
+        db.session.rollback()
+        errors = {**(exc.errors or {})} or {"form": exc.message}
+        if exc.errors and exc.message not in errors.values():
+            flash(exc.message, "error")
+        return _application_page(submission, FlaskForm(), errors, submission.working_answers(),
+                                  status=409 if isinstance(exc, Conflict) else 400)
     db.session.commit()
     flash(f"Submitted. Your entry code is {submission.public_code}; a receipt is on its way by email.", "success")
     return redirect(url_for("submissions.receipt", submission_id=submission.id, version=receipt.version))
