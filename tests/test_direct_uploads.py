@@ -196,3 +196,28 @@ def test_large_file_is_hashed_in_a_job(setup, s3_app, db, client, login_as, monk
     db.session.expire_all()
     stored = db.session.get(SubmissionFile, plan["file_id"])
     assert stored.status == "stored" and stored.sha256 == hashlib.sha256(PDF_BYTES).hexdigest()
+
+
+def test_confirm_after_the_deadline_or_a_withdrawal_keeps_nothing(setup, s3_app, db):
+    """Announcing a file before the close is not enough: it must arrive while the application may
+    change, and never on a withdrawn application."""
+    from datetime import timedelta
+
+    vendor, submission = setup
+    plan = subs.begin_direct_upload(actor=vendor, submission=submission, field_key="deck", filename="deck.pdf",
+                                    content_type="application/pdf", size=len(PDF_BYTES))
+    assert _post(plan, PDF_BYTES) in (200, 204)
+    late = submission.phase.hard_close + timedelta(minutes=30)
+    record = subs.confirm_upload(actor=vendor, submission=submission, file_id=plan["file_id"], now=late)
+    db.session.commit()
+    assert record.status == "rejected" and "arrived too late" in record.reject_reason
+    assert _objects(s3_app) == [] and "deck" not in submission.current_files()
+
+    plan = subs.begin_direct_upload(actor=vendor, submission=submission, field_key="deck", filename="deck.pdf",
+                                    content_type="application/pdf", size=len(PDF_BYTES))
+    assert _post(plan, PDF_BYTES) in (200, 204)
+    subs.withdraw(actor=vendor, submission=submission, reason="Changed our mind")
+    record = subs.confirm_upload(actor=vendor, submission=submission, file_id=plan["file_id"])
+    db.session.commit()
+    assert record.status == "rejected" and "was withdrawn" in record.reject_reason
+    assert _objects(s3_app) == [] and submission.working_files() == {}

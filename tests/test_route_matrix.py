@@ -133,6 +133,7 @@ MATRIX: dict[str, Route] = {
                                       {"rules_version": "x"}),
     "submissions.submit": Route("POST", lambda c: f"{_app(c)}/submit", OWNER_ACTION),
     "submissions.withdraw": Route("POST", lambda c: f"{_app(c)}/withdraw", OWNER_ACTION),
+    "submissions.discard_changes": Route("POST", lambda c: f"{_app(c)}/discard", OWNER_ACTION),
     "submissions.receipt": Route("GET", lambda c: f"{_app(c)}/receipts/{c['submission'].submitted_version}",
                                  OWNER_GET),
     # staff: applications

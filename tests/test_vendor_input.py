@@ -145,3 +145,42 @@ def test_adding_the_organisation_returns_to_the_apply_page(client, login_as, db)
     elsewhere = client.post("/vendor/organizations/new?next=https://evil.example/", data={
         "legal_name": "Other Co", "sam_status": "registered", "business_size": "small"})
     assert elsewhere.headers["Location"] == "/vendor/"
+
+
+def test_the_vendor_hears_of_a_disqualification_or_a_reopening(client, login_as, db):
+    from datetime import timedelta
+
+    from challenges.timezones import utcnow
+
+    phase = make_challenge(publish=True, slug="told").phases[0]
+    staff = make_user(email="told.staff@example.gov", roles=("staff",))
+    vendor = make_user(email="told@vendor.com", roles=("vendor",))
+    partner = make_user(email="partner@vendor.com", roles=("vendor",))
+    reopened, _ = make_submission(vendor, phase, organization_name="Told Co", submit=True)
+    from challenges.submissions.models import Membership
+
+    db.session.add(Membership(organization_id=reopened.organization_id, user_id=partner.id, role="contributor"))
+    db.session.commit()
+    phase.closes_at = utcnow() - timedelta(hours=2)
+    phase.opens_at = phase.closes_at - timedelta(days=3)
+    until = utcnow() + timedelta(days=1)
+    subs.reopen(actor=staff, submission=reopened, until=until, reason="Upload outage at 4:55 pm")
+    db.session.commit()
+    sent = db.session.execute(select(OutboxMessage).where(OutboxMessage.template == "application_reopened")
+                              ).scalars().all()
+    assert sorted(m.to_addr for m in sent) == ["partner@vendor.com", "told@vendor.com"]
+    assert "Upload outage at 4:55 pm" in sent[0].body_text and "You can change it until" in sent[0].body_text
+    login_as(vendor)
+    page = client.get(f"/vendor/applications/{reopened.id}").text
+    assert "The programme team reopened this application" in page
+    assert "Reopened until" in client.get("/vendor/").text
+
+    subs.disqualify(actor=staff, submission=reopened, reason="Not a U.S. entity")
+    db.session.commit()
+    told = db.session.execute(select(OutboxMessage).where(OutboxMessage.template == "application_disqualified")
+                              ).scalars().all()
+    assert len(told) == 2 and "Reason: Not a U.S. entity" in told[0].body_text
+    page = client.get(f"/vendor/applications/{reopened.id}").text
+    assert "The programme team disqualified this application" in page and "Not a U.S. entity" in page
+    with pytest.raises(Conflict, match="was disqualified"):
+        subs.reopen(actor=staff, submission=reopened, until=until, reason="Try again")

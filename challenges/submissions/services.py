@@ -485,10 +485,25 @@ def reopen(*, actor: User, submission: Submission, until: datetime, reason: str)
         raise ValidationFailed("A reason is required.", {"reason": "Say why this application is reopened."})
     if until <= utcnow():
         raise ValidationFailed("Choose a future time.", {"until": "The reopening must end in the future."})
+    if submission.status not in LIVE:
+        raise Conflict(f"This application was {submission.status}, so reopening it would not let anyone change "
+                       "it.")
     submission.reopened_until = until
     db.session.flush()
     audit.record(actor=actor, action="submission.reopened", obj=submission,
                  details={"until": until.isoformat(), "reason": reason.strip()})
+    _tell_applicant(submission, "application_reopened", f"Reopened until {until.isoformat()}",
+                    subject="Your application is reopened", reason=reason.strip())
+
+
+def _tell_applicant(submission: Submission, template: str, key: str, *, subject: str, **context: Any) -> None:
+    """Email every member of the applicant organisation about a decision on their application."""
+    challenge = submission.phase.challenge
+    link = external_url("submissions.application", submission_id=submission.id)
+    for member in submission.organization.memberships:
+        mail.queue(to=member.user.email, subject=f"{subject}: {submission.public_code or challenge.title}",
+                   template=template, dedupe_key=f"{template}:{submission.id}:{key}:{member.user_id}",
+                   submission=submission, challenge=challenge, link=link, **context)
 
 
 # --- files --------------------------------------------------------------------------------
@@ -602,6 +617,13 @@ def confirm_upload(*, actor: User, submission: Submission, file_id: int, upload_
     def refuse(reason: str) -> SubmissionFile:
         _reject(record, reason, actor=actor)
         return record
+
+    # The same rule as a form upload: the file must arrive while the application may still change
+    # (announcing it before the deadline is not enough), and never on a withdrawn one.
+    if submission.status not in (SubmissionStatus.DRAFT.value, SubmissionStatus.SUBMITTED.value):
+        return refuse(f"This application was {submission.status}; the file was not kept.")
+    if not can_change(submission, now):
+        return refuse(_deadline_error(submission, now).message + " The file arrived too late and was not kept.")
 
     try:
         if upload_id and parts:
@@ -784,6 +806,7 @@ def disqualify(*, actor: User, submission: Submission, reason: str) -> None:
     db.session.flush()
     audit.record(actor=actor, action="submission.disqualified", obj=submission,
                  details={"from": old, "reason": reason.strip()})
+    _tell_applicant(submission, "application_disqualified", "disqualified", subject="Application disqualified")
     # An invitation to a later round rested on this entry: it no longer stands (an application already
     # made there stays for staff to decide).
     for advancement in db.session.execute(select(Advancement).where(
