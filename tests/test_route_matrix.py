@@ -122,6 +122,13 @@ MATRIX: dict[str, Route] = {
     "submissions.invite": Route("POST", lambda c: f"/vendor/organizations/{c['submission'].organization_id}/invite",
                                 OWNER_ACTION, {"email": "new@example.gov", "role": "contributor"}),
     "submissions.accept_invitation": Route("GET", lambda c: "/vendor/invitations/not-a-token", SIGNED_IN),
+    # Owners manage members (here: confirm the vendor's own role, a no-op) and revoke invitations.
+    "submissions.member": Route(
+        "POST", lambda c: f"/vendor/organizations/{c['submission'].organization_id}/members/"
+                          f"{c['submission'].created_by_id}", OWNER_ACTION, {"action": "role", "role": "owner"}),
+    "submissions.revoke_invitation": Route(
+        "POST", lambda c: f"/vendor/organizations/{c['submission'].organization_id}/invitations/"
+                          f"{c['org_invitation'].id}/revoke", OWNER_ACTION),
     "submissions.start": Route("GET", lambda c: f"/vendor/apply/{c['published'].slug}/phase-1", SIGNED_IN),
     "submissions.application": Route("GET", _app, OWNER_GET),
     "submissions.upload": Route("POST", lambda c: f"{_app(c)}/files/deck", OWNER_ACTION),
@@ -354,6 +361,11 @@ def ctx(app, db):
                               organization_id=submission.organization_id, accept_by=judged.closes_at + (
                                   judged.closes_at - judged.opens_at))
     db.session.add(advancement)
+    from challenges.submissions.models import Invitation
+
+    org_invitation = Invitation(organization_id=submission.organization_id, email="invited@example.gov",
+                                role="contributor", invited_by_id=vendor.id)
+    db.session.add(org_invitation)
     db.session.commit()
     assert withdrawn.status == "removed"
     return {
@@ -363,6 +375,7 @@ def ctx(app, db):
         "conflict": conflict,
         "run": run,
         "advancement": advancement,
+        "org_invitation": org_invitation,
         "award": award,
         "job": job,
         "submission": submission,

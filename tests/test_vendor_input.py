@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from challenges import mail
+from challenges.audit import AuditEvent
 from challenges.errors import Conflict, ValidationFailed
 from challenges.mail import OutboxMessage, deliver_pending
 from challenges.models import FormField
@@ -184,3 +185,75 @@ def test_the_vendor_hears_of_a_disqualification_or_a_reopening(client, login_as,
     assert "The programme team disqualified this application" in page and "Not a U.S. entity" in page
     with pytest.raises(Conflict, match="was disqualified"):
         subs.reopen(actor=staff, submission=reopened, until=until, reason="Try again")
+
+
+# --- organisation members ---------------------------------------------------------------------------
+
+
+def test_owners_manage_members_and_invitations(client, login_as, db):
+    from challenges.errors import NotFound, PermissionDenied
+    from challenges.submissions.models import Invitation
+
+    owner = make_user(email="boss@team.com", roles=("vendor",))
+    org = subs.save_organization(actor=owner, legal_name="Team Co")
+    helper = make_user(email="helper@team.com", roles=())
+    link = subs.invite(actor=owner, organization=org, email="helper@team.com", role="contributor")
+    token = db.session.execute(select(OutboxMessage).where(OutboxMessage.to_addr == "helper@team.com")
+                               ).scalar_one().body_text.split("/vendor/invitations/")[1].split()[0]
+    subs.accept_invitation(actor=helper, token=token)
+    db.session.commit()
+    assert link.accepted_at is not None
+    # A contributor can neither remove people nor withdraw the organisation's application.
+    with pytest.raises(PermissionDenied):
+        subs.remove_member(actor=helper, organization=org, user_id=owner.id)
+    submission, _ = make_submission(owner, make_challenge(publish=True, slug="team").phases[0],
+                                    organization_name="Team Co", submit=True)
+    with pytest.raises(PermissionDenied, match="Only an owner"):
+        subs.withdraw(actor=helper, submission=submission, reason="oops")
+    # The last owner stays an owner.
+    with pytest.raises(Conflict, match="at least one owner"):
+        subs.set_member_role(actor=owner, organization=org, user_id=owner.id, role="contributor")
+    with pytest.raises(Conflict, match="at least one owner"):
+        subs.remove_member(actor=owner, organization=org, user_id=owner.id)
+
+    login_as(owner)
+    page = client.get(f"/vendor/organizations/{org.id}").text
+    assert "Make owner<span" in page and "Remove<span" in page
+    assert client.post(f"/vendor/organizations/{org.id}/members/{helper.id}",
+                       data={"action": "remove"}).status_code == 302
+    db.session.expire_all()
+    assert [m.user_id for m in org.memberships] == [owner.id]
+    with pytest.raises(ValidationFailed, match="already used"):  # the old link does not let them back in
+        subs.accept_invitation(actor=helper, token=token)
+    with pytest.raises(NotFound):
+        subs.get_for_vendor(helper, submission.id)
+
+    pending = subs.invite(actor=owner, organization=org, email="later@team.com", role="owner")
+    db.session.commit()
+    assert "later@team.com (owner)" in client.get(f"/vendor/organizations/{org.id}").text
+    revoked = client.post(f"/vendor/organizations/{org.id}/invitations/{pending.id}/revoke",
+                          follow_redirects=True)
+    assert "The invitation to later@team.com no longer works." in revoked.text
+    assert db.session.execute(select(Invitation.id).where(Invitation.id == pending.id)).first() is None
+    events = db.session.execute(select(AuditEvent.action)).scalars().all()
+    assert {"organization.member_removed", "organization.invitation_revoked"} <= set(events)
+
+
+def test_a_contributor_can_leave_and_owners_can_promote(client, login_as, db):
+    from challenges.submissions.models import Membership
+
+    owner = make_user(email="lead@pair.com", roles=("vendor",))
+    org = subs.save_organization(actor=owner, legal_name="Pair Co")
+    other = make_user(email="second@pair.com", roles=("vendor",))
+    db.session.add(Membership(organization_id=org.id, user_id=other.id, role="contributor"))
+    db.session.commit()
+    subs.set_member_role(actor=owner, organization=org, user_id=other.id, role="owner")
+    subs.set_member_role(actor=other, organization=org, user_id=owner.id, role="contributor")  # now allowed
+    db.session.commit()
+    login_as(owner)
+    left = client.post(f"/vendor/organizations/{org.id}/members/{owner.id}", data={"action": "remove"},
+                       follow_redirects=True)
+    assert "You left Pair Co." in left.text
+    db.session.expire_all()
+    assert [(m.user_id, m.role) for m in org.memberships] == [(other.id, "owner")]
+    assert client.get(f"/vendor/organizations/{org.id}").status_code == 404

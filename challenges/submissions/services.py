@@ -192,6 +192,9 @@ def accept_invitation(*, actor: User, token: str, max_age: int = 14 * 24 * 3600)
     if actor.email != invitation.email:
         raise PermissionDenied(f"This invitation is for {invitation.email}. Sign in with that address.")
     organization = invitation.organization
+    if invitation.accepted_at is not None and membership(actor, organization) is None:
+        # Used once already: someone an owner removed cannot walk back in with the old link.
+        raise ValidationFailed("This invitation was already used. Ask an owner of the organisation for a new one.")
     if membership(actor, organization) is None:
         organization.memberships.append(Membership(user_id=actor.id, role=invitation.role))
     _become_vendor(actor, via="invitation", granted_by_id=invitation.invited_by_id)
@@ -200,6 +203,68 @@ def accept_invitation(*, actor: User, token: str, max_age: int = 14 * 24 * 3600)
         audit.record(actor=actor, action="organization.joined", obj=organization, details={"role": invitation.role})
     db.session.flush()
     return organization
+
+
+def _require_owner(actor: User, organization: Organization) -> None:
+    if membership(actor, organization) is None:
+        raise NotFound("No such organisation.")
+    if not is_owner(actor, organization):
+        raise PermissionDenied("Only an owner of the organisation can manage its members.")
+
+
+def _owners(organization: Organization) -> list[Membership]:
+    return [m for m in organization.memberships if m.role == "owner"]
+
+
+def remove_member(*, actor: User, organization: Organization, user_id: int) -> None:
+    """An owner removes someone (or anyone leaves); the organisation always keeps an owner."""
+    target = next((m for m in organization.memberships if m.user_id == user_id), None)
+    if actor.id != user_id:
+        _require_owner(actor, organization)
+    if target is None:
+        raise NotFound("That person is not a member.")
+    if target.role == "owner" and len(_owners(organization)) == 1:
+        raise Conflict("The organisation needs at least one owner: make someone else an owner first.")
+    email = target.user.email
+    organization.memberships.remove(target)
+    db.session.delete(target)
+    db.session.flush()
+    audit.record(actor=actor, action="organization.member_removed" if actor.id != user_id else "organization.left",
+                 obj=organization, details={"email": email, "role": target.role})
+
+
+def set_member_role(*, actor: User, organization: Organization, user_id: int, role: str) -> None:
+    _require_owner(actor, organization)
+    if role not in ("owner", "contributor"):
+        raise ValidationFailed("Choose a role.", {"role": "Choose owner or contributor."})
+    target = next((m for m in organization.memberships if m.user_id == user_id), None)
+    if target is None:
+        raise NotFound("That person is not a member.")
+    if target.role == role:
+        return
+    if target.role == "owner" and len(_owners(organization)) == 1:
+        raise Conflict("The organisation needs at least one owner: make someone else an owner first.")
+    before, target.role = target.role, role
+    db.session.flush()
+    audit.record(actor=actor, action="organization.role_changed", obj=organization,
+                 details={"email": target.user.email, "from": before, "to": role})
+
+
+def pending_invitations(organization: Organization) -> list[Invitation]:
+    return list(db.session.execute(select(Invitation).where(
+        Invitation.organization_id == organization.id, Invitation.accepted_at.is_(None))
+        .order_by(Invitation.created_at)).scalars())
+
+
+def revoke_invitation(*, actor: User, invitation: Invitation) -> None:
+    """The link stops working at once (it names a row that no longer exists)."""
+    _require_owner(actor, invitation.organization)
+    if invitation.accepted_at is not None:
+        raise Conflict("This invitation was already accepted; remove the member instead.")
+    organization, email = invitation.organization, invitation.email
+    db.session.delete(invitation)
+    db.session.flush()
+    audit.record(actor=actor, action="organization.invitation_revoked", obj=organization, details={"email": email})
 
 
 # --- applications -------------------------------------------------------------------------
@@ -468,6 +533,8 @@ def _send_receipt(submission: Submission, receipt: Receipt) -> None:
 def withdraw(*, actor: User, submission: Submission, reason: str = "", now: datetime | None = None) -> None:
     now = now or utcnow()
     require_member(actor, submission)
+    if not is_owner(actor, submission.organization):  # it cannot be undone: the organisation's decision
+        raise PermissionDenied("Only an owner of the organisation can withdraw its application.")
     if not can_change(submission, now):
         raise _deadline_error(submission, now)
     old = submission.status

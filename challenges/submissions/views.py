@@ -11,7 +11,7 @@ from wtforms.validators import ValidationError as WTFValidationError
 
 from ..accounts.models import Role
 from ..accounts.permissions import roles_required
-from ..errors import Conflict, DomainError, NotFound, ValidationFailed
+from ..errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from ..extensions import csrf, db
 from ..forms_support import attach_errors
 from ..permissions import get_visible_challenge
@@ -20,7 +20,7 @@ from ..storage import get_storage
 from ..timezones import utcnow
 from . import services
 from .forms import InviteForm, OrganizationForm, ReasonForm, RulesForm, StartForm
-from .models import Organization, Receipt
+from .models import Invitation, Organization, Receipt
 
 bp = Blueprint("submissions", __name__, url_prefix="/vendor")
 vendor_required = roles_required(Role.VENDOR)
@@ -56,7 +56,8 @@ def _organization_page(form: OrganizationForm, organization: Organization | None
             return redirect(safe_next(request.args.get("next"), url_for("submissions.dashboard")))
     status = 400 if request.method == "POST" else 200
     return render_template("submissions/organization.html", form=form, organization=organization,
-                           extra_errors=extra, invite_form=InviteForm(),
+                           extra_errors=extra, invite_form=InviteForm(), action_form=FlaskForm(),
+                           pending=services.pending_invitations(organization) if organization else [],
                            is_owner=organization is not None and services.is_owner(current_user, organization)), status
 
 
@@ -89,6 +90,65 @@ def invite(organization_id: int):
     services.invite(actor=current_user, organization=organization, email=form.email.data, role=form.role.data)
     db.session.commit()
     flash(f"Invitation sent to {form.email.data}.", "success")
+    return redirect(url_for("submissions.organization_edit", organization_id=organization.id))
+
+
+def _own_organization(organization_id: int) -> Organization:
+    organization = db.session.get(Organization, organization_id)
+    if organization is None or services.membership(current_user, organization) is None:
+        raise NotFound("No such organisation.")
+    return organization
+
+
+@bp.route("/organizations/<int:organization_id>/members/<int:user_id>", methods=["POST"])
+@vendor_required
+def member(organization_id: int, user_id: int):
+    """Remove a member, leave, or change a member's role (owners only, except leaving)."""
+    organization = _own_organization(organization_id)
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    action = request.form.get("action")
+    leaving = action == "remove" and user_id == current_user.id
+    try:
+        if action == "remove":
+            services.remove_member(actor=current_user, organization=organization, user_id=user_id)
+            done = f"You left {organization.legal_name}." if leaving else "Member removed."
+        elif action == "role":
+            services.set_member_role(actor=current_user, organization=organization, user_id=user_id,
+                                     role=request.form.get("role", ""))
+            done = "Role changed."
+        else:
+            raise ValidationFailed("Choose an action.")
+    except DomainError as exc:
+        db.session.rollback()
+        if isinstance(exc, (NotFound, PermissionDenied)):
+            raise
+        flash(exc.summary(), "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+        if leaving:
+            return redirect(url_for("submissions.dashboard"))
+    return redirect(url_for("submissions.organization_edit", organization_id=organization.id))
+
+
+@bp.route("/organizations/<int:organization_id>/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@vendor_required
+def revoke_invitation(organization_id: int, invitation_id: int):
+    organization = _own_organization(organization_id)
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.organization_id != organization.id:
+        raise NotFound("No such invitation.")
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    try:
+        services.revoke_invitation(actor=current_user, invitation=invitation)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.summary(), "error")
+    else:
+        db.session.commit()
+        flash(f"The invitation to {invitation.email} no longer works.", "success")
     return redirect(url_for("submissions.organization_edit", organization_id=organization.id))
 
 
