@@ -320,8 +320,10 @@ def leaderboard_cli(slug: str, phase_key: str, method: str | None, fmt: str, see
                "calibrated", "shift", "borda", "sd", "range", "percentile", "rank_low", "rank_high", "flags"]
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
+    from .exports import cell_safe
+
     for row in rows:
-        writer.writerow({**row, "flags": " ".join(row["flags"])})
+        writer.writerow({**row, "title": cell_safe(row["title"]), "flags": " ".join(row["flags"])})
     click.echo(out.getvalue(), nl=False)
 
 

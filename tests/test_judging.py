@@ -319,6 +319,14 @@ def test_manual_csv_pairs_all_or_nothing(db, staff, phase, entries):
     judging.unassign(actor=staff, assignment=withdrawn, reason="Wrong expertise")
     assert judging.import_pairs(actor=staff, phase=phase, text=judging.export_pairs(phase)) == 0
     assert withdrawn.status == "removed"
+    # An address a spreadsheet would read as a formula is quoted in the export and read back as itself.
+    plus = make_judge(phase, "+tagged@agency.gov")
+    judging.assign(actor=staff, member=plus, submission=entries[3])
+    exported = judging.export_pairs(phase)
+    assert f"{entries[3].public_code},'+tagged@agency.gov,assigned" in exported.splitlines()
+    judging.unassign(actor=staff, assignment=db.session.execute(select(Assignment).where(
+        Assignment.panel_member_id == plus.id)).scalar_one(), reason="Re-import")
+    assert judging.import_pairs(actor=staff, phase=phase, text=exported) == 1
     with pytest.raises(ValidationFailed) as err:
         judging.import_pairs(actor=staff, phase=phase, text="entry;judge\nX;y\n")
     assert err.value.errors["file"] == ("The first line of the CSV must be its header, with the columns entry,judge "

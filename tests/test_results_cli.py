@@ -60,6 +60,21 @@ def test_leaderboard_method_switch_and_csv(run_cli, panel_p):
     assert [r["entry"] for r in rows] == [panel_p[e] for e in ("E1", "E2", "E3", "E4")]  # median: E2 before E3
 
 
+def test_leaderboard_csv_quotes_a_title_a_spreadsheet_would_run(run_cli, panel_p, db):
+    from sqlalchemy import select
+
+    from challenges.submissions.models import Submission
+
+    entry = db.session.execute(select(Submission).where(Submission.public_code == panel_p["E1"])).scalar_one()
+    entry.answers = {**entry.answers, "title": '=HYPERLINK("https://evil.example","Open")'}
+    db.session.commit()
+    result = run_cli("judging", "leaderboard", "panel-p", "--phase", "phase-1", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert rows[0]["title"] == """'=HYPERLINK("https://evil.example","Open")"""
+    as_json = json.loads(run_cli("judging", "leaderboard", "panel-p", "--phase", "phase-1").output)
+    assert as_json[0]["title"].startswith("=HYPERLINK")  # JSON is data, not a spreadsheet: unchanged
+
+
 def test_stats_json_contract_on_p(run_cli, panel_p):
     result = run_cli("judging", "stats", "panel-p", "--phase", "phase-1", "--json")
     assert result.exit_code == 0, result.output

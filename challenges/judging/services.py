@@ -25,6 +25,7 @@ from .. import audit, mail
 from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict as ConflictError
 from ..errors import NotFound, PermissionDenied, ValidationFailed
+from ..exports import cell_safe
 from ..extensions import db
 from ..links import external_url, read_invitation, sign_invitation
 from ..models import Challenge, ChallengeStatus, Phase, Rubric
@@ -969,7 +970,7 @@ def export_pairs(phase: Phase) -> str:
     writer.writerow(["entry", "judge", "status"])
     for a in db.session.execute(select(Assignment).where(Assignment.phase_id == phase.id)
                                 .order_by(Assignment.submission_id, Assignment.id)).scalars():
-        writer.writerow([a.submission.public_code, a.panel_member.email, a.status])
+        writer.writerow([cell_safe(a.submission.public_code), cell_safe(a.panel_member.email), a.status])
     return out.getvalue()
 
 
@@ -985,7 +986,9 @@ def import_pairs(*, actor: User, phase: Phase, text: str) -> int:
     subs = {s.public_code: s for s in entries(phase)}
     pairs = []
     for line, row in rows:
-        entry, judge = row["entry"].strip(), row["judge"].strip().lower()
+        # A leading quote is how the export keeps a spreadsheet from running a cell: read it as text.
+        entry, judge = (row["entry"].strip().removeprefix("'"),
+                        row["judge"].strip().lower().removeprefix("'"))
         if entry not in subs:
             errors.append(f"line {line}: no submitted entry {entry!r} in this phase")
         elif judge not in members or members[judge].status != PanelStatus.ACTIVE:

@@ -55,6 +55,10 @@ def test_staff_award_publish_and_vendor_reads_feedback(browse, app):
     second.submit("Approve")
     assert "Award approved" in second.page.content()
     second.page.on("dialog", lambda dialog: dialog.accept())
+    assert "Publish results" not in second.page.content()  # judging is still open: the page says so
+    second.visit(f"{base}/progress")
+    second.submit("Close judging")
+    second.visit(f"{base}/awards")
     second.submit("Publish results")
     assert "Results published" in second.page.content() and "First place" in second.page.content()
 
