@@ -886,6 +886,10 @@ def public_state(challenge: Challenge, now: datetime) -> str:
 
 
 def next_deadline(challenge: Challenge, now: datetime) -> Phase | None:
+    """The next phase to close, while the challenge takes applications at all (not once it is closed,
+    in judging or its results are out: a later phase's dates no longer mean anything to applicants)."""
+    if challenge.status_enum is not ChallengeStatus.PUBLISHED:
+        return None
     upcoming = [p for p in challenge.phases if p.closes_at > now]
     return min(upcoming, key=lambda p: p.closes_at) if upcoming else None
 

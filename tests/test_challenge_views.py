@@ -228,9 +228,13 @@ def test_audit_log_filters(client, db, login_as):
 def test_admin_grants_role_and_deactivates(client, db, login_as):
     target = make_user(email="target@example.gov", roles=("vendor",))
     login_as("admin")
+    page = client.get(f"/admin/users/{target.id}").text
+    assert 'id="role" name="role" required><option value="">- Choose a role -</option>' in page
+    unchosen = client.post(f"/admin/users/{target.id}/roles", data={"role": "", "action": "grant"})
+    assert unchosen.status_code == 400 and "Choose a role." in unchosen.text
     client.post(f"/admin/users/{target.id}/roles", data={"role": "judge", "action": "grant"})
     db.session.expire_all()
-    assert target.has_role("judge")
+    assert target.has_role("judge") and not target.has_role("admin")
     refused = client.post(f"/admin/users/{target.id}/active", data={"reason": ""})
     assert refused.status_code == 400 and b"Say why" in refused.data
     client.post(f"/admin/users/{target.id}/active", data={"reason": "Left the company"})
@@ -238,3 +242,18 @@ def test_admin_grants_role_and_deactivates(client, db, login_as):
     assert target.active is False
     page = client.get(f"/admin/users/{target.id}").data
     assert b"user.deactivated" in page and b"user.role_granted" in page
+
+
+def test_public_pages_after_results_point_to_the_winners(client, db):
+    """Once results are out the challenge page and its card say so and link to the winners; no phase is
+    'upcoming' and no deadline is advertised any more."""
+    challenge = make_challenge(publish=True, slug="ended", title="Ended Challenge")
+    assert "Next deadline" in client.get("/challenges/ended").text
+    challenge.status = "results_published"
+    db.session.commit()
+    page = client.get("/challenges/ended").text
+    assert "Results are out" in page and 'href="/challenges/ended/winners"' in page
+    assert "Next deadline" not in page and "(upcoming)" not in page and "(open)" not in page
+    listing = client.get("/challenges?state=closed").text
+    assert "See the winners<span class=\"usa-sr-only\"> of Ended Challenge" in listing
+    assert "results published" in listing

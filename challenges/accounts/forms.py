@@ -57,7 +57,9 @@ class ConfirmForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(r.value, r.label) for r in Role])
+    # No default: one click on Apply must never grant administrator rights by accident.
+    role = SelectField("Role", choices=[("", "- Choose a role -"), *((r.value, r.label) for r in Role)],
+                       validators=[DataRequired(message="Choose a role.")])
     action = SelectField("Action", choices=[("grant", "Grant"), ("revoke", "Revoke")])
 
 
