@@ -54,6 +54,9 @@ def register_templating(app: Flask) -> None:
     app.jinja_env.globals["now_utc"] = timezones.utcnow
     app.jinja_env.globals["can_edit"] = can_edit
     app.jinja_env.globals["title_of"] = entry_title
+    from .judging.awards import published_award_of
+
+    app.jinja_env.globals["award_of"] = published_award_of
     app.jinja_env.filters["local_iso"] = lambda m, zone: timezones.format_local_iso(m, zone) if m else ""
     app.jinja_env.filters["local_human"] = lambda m, zone: timezones.format_human(m, zone) if m else ""
     from .judging.statistics import METHOD_NAMES

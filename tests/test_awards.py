@@ -375,3 +375,30 @@ def test_awards_table_shows_who_recorded_and_approved_and_where_the_entry_stands
     third_row = page.split("<th scope=\"row\">Third</th>")[1].split("</tr>")[0]
     assert "Flags when recorded: provisional" in third_row and "<td>—</td>" in third_row  # not approved yet
     assert f"Awards of this phase ({challenge.timezone} times)" in page
+
+
+def test_the_winning_vendor_sees_the_award_once_results_are_out(client, login_as, db, judged):
+    from challenges.accounts.models import User
+
+    challenge, phase, entries, author, approver = judged
+    real = next(s for s in entries.values() if s.organization.legal_name == "Real Vendor LLC")
+    award = awards.record_award(actor=author, phase=phase, submission=real, place=2, title="Runner-up",
+                                amount=10_000, justification="Solid.", override_reason="The panel agreed.")
+    awards.approve_award(actor=approver, award=award)
+    db.session.commit()
+    founder = db.session.execute(select(User).where(User.email == "founder@realvendor.com")).scalar_one()
+    login_as(founder)
+    assert "Awarded:" not in client.get(f"/vendor/applications/{real.id}").text  # not before publication
+    assert awards.published_award_of(real) is None
+    judging.close_judging(actor=author, phase=phase)
+    awards.publish_results(actor=author, challenge=challenge)
+    db.session.commit()
+    page = client.get(f"/vendor/applications/{real.id}").text
+    assert "Awarded: Runner-up" in page and "$10,000" in page and 'href="/challenges/awarded/winners"' in page
+    assert "Awarded: Runner-up" in client.get("/vendor/").text
+    assert awards.published_award_of(real).id == award.id
+    from challenges.judging import feedback
+
+    feedback.release(actor=author, phase=phase)
+    db.session.commit()
+    assert "Awarded: Runner-up</strong> (place 2, $10,000)" in client.get(f"/vendor/applications/{real.id}/feedback").text

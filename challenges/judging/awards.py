@@ -228,6 +228,14 @@ def award_rows(phase: Phase, awards: list[Award] | None = None, *,
     return out
 
 
+def published_award_of(submission: Submission) -> Award | None:
+    """The entry's award once results are public (what its applicants may be told they won), else None."""
+    if submission.phase.challenge.status not in PUBLIC or submission.status != "submitted":
+        return None
+    return db.session.execute(select(Award).where(Award.submission_id == submission.id,
+                                                  Award.status == "approved")).scalars().first()
+
+
 def public_winners(challenge: Challenge) -> list[Award]:
     if challenge.status not in PUBLIC:
         raise NotFound("Results are not published yet.")
