@@ -401,4 +401,5 @@ def test_the_winning_vendor_sees_the_award_once_results_are_out(client, login_as
 
     feedback.release(actor=author, phase=phase)
     db.session.commit()
-    assert "Awarded: Runner-up</strong> (place 2, $10,000)" in client.get(f"/vendor/applications/{real.id}/feedback").text
+    told = client.get(f"/vendor/applications/{real.id}/feedback").text
+    assert "Awarded: Runner-up</strong> (place 2, $10,000)" in told
