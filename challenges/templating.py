@@ -33,6 +33,25 @@ def money(amount: int | float | None) -> str:
     return f"${amount or 0:,.0f}"
 
 
+LABELS = {
+    "auto": "Automatic", "manual": "By hand", "import": "Imported", "csv": "CSV upload", "pinned": "Pinned by staff",
+    "results_published": "Results published", "in_review": "In review", "not_registered": "Not registered",
+    "comment_redacted": "Comment hidden",
+}
+
+
+def human(value: object) -> str:
+    """A stored code as people read it: 'results_published' → 'Results published',
+    'community.group_joined' → 'Community: group joined'. One place for every status and action label."""
+    text = str(value or "")
+    if text in LABELS:
+        return LABELS[text]
+    if "." in text:
+        area, _, rest = text.partition(".")
+        return f"{human(area)}: {rest.replace('_', ' ')}"
+    return text.replace("_", " ").capitalize()
+
+
 def file_kinds(mime_types: list[str] | None) -> str:
     """'PDF, DOCX or PPTX' for an accept list: what a vendor recognises, not MIME types."""
     from .uploads import EXTENSIONS
@@ -49,6 +68,7 @@ def register_templating(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = markdown.render
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["file_kinds"] = file_kinds
+    app.jinja_env.filters["human"] = human
     app.jinja_env.filters["num"] = num
     app.jinja_env.globals["deadline"] = deadline
     app.jinja_env.globals["now_utc"] = timezones.utcnow

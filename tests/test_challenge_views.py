@@ -257,3 +257,14 @@ def test_public_pages_after_results_point_to_the_winners(client, db):
     listing = client.get("/challenges?state=closed").text
     assert "See the winners<span class=\"usa-sr-only\"> of Ended Challenge" in listing
     assert "results published" in listing
+
+
+def test_stored_codes_are_shown_as_words():
+    from challenges.templating import file_kinds, human
+
+    assert human("results_published") == "Results published"
+    assert human("community.group_joined") == "Community: group joined"
+    assert human("auto") == "Automatic" and human("submitted") == "Submitted" and human(None) == ""
+    assert file_kinds(["application/pdf"]) == "PDF"
+    assert file_kinds(["application/pdf", "image/png", "image/jpeg"]) == "PDF, PNG or JPG"
+    assert file_kinds([]) == "any listed type"

@@ -428,7 +428,7 @@ def test_staff_table_screening_disqualify_over_http(client, login_as, vendor, dr
     login_as("staff")
     phase = draft.phase
     table = client.get(f"/staff/challenges/{phase.challenge.slug}/phases/{phase.id}/applications?status=submitted")
-    assert draft.public_code.encode() in table.data and b"submitted (1)" in table.data
+    assert draft.public_code.encode() in table.data and b"Submitted (1)" in table.data
     assert draft.public_code.encode() not in client.get(
         f"/staff/challenges/{phase.challenge.slug}/phases/{phase.id}/applications?q=nomatch").data
     entry = client.get(f"/staff/applications/{draft.id}")
