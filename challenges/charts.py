@@ -36,7 +36,10 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str, desc: str, dive
     head, tail = _frame(width, height, title, desc)
     peak = max((abs(v) for _, v in items), default=1) or 1
     zero = label_w + (bar_w / 2 if diverging else 0)
-    scale = (bar_w / 2 if diverging else bar_w) / peak
+    # Room for the value printed beyond each bar's end, so the longest bar's number never runs into
+    # the labels (left) or off the chart (right).
+    value_room = 8 + 6.5 * max((len(_fmt(v) + unit) for _, v in items), default=4)
+    scale = ((bar_w / 2 if diverging else bar_w) - value_room) / peak
     parts = [head]
     if diverging:
         parts.append(f'<line x1="{zero}" y1="4" x2="{zero}" y2="{height - 4}" stroke="{BASE}" stroke-width="1"/>')
@@ -45,8 +48,9 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str, desc: str, dive
         length = abs(value) * scale
         x = zero - length if value < 0 else zero
         colour = SECONDARY if diverging and value < 0 else PRIMARY
+        short = label if len(label) <= 26 else label[:25] + "…"  # the full label is in the tooltip and table
         parts.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" font-size="12" fill="{INK}">'
-                     f'{escape(label)}</text>')
+                     f'<title>{escape(label)}</title>{escape(short)}</text>')
         parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{max(length, 1):.1f}" height="{row_h - 6}" '
                      f'fill="{colour}"/>')
         text_x = (x - 4 if value < 0 else x + length + 4)
