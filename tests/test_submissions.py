@@ -367,8 +367,11 @@ def test_vendor_journey_over_http(client, login_as, phase, db, app):
     client.post(f"{app_url}/rules", data={"rules_version": phase.challenge.rules_version})
     done = client.post(f"{app_url}/submit")
     assert done.status_code == 302 and "/receipts/" in done.headers["Location"]
-    receipt = client.get(done.headers["Location"])
-    assert b"SHA-256" in receipt.data and b"deck.pdf" in receipt.data
+    receipt = client.get(done.headers["Location"]).text
+    assert "SHA-256" in receipt and "deck.pdf" in receipt
+    # Written for people: the question's label and the answer itself, the first submission called so.
+    assert "Submission 1 of this application" in receipt and "We detect sepsis early." in receipt
+    assert '<th scope="row">Summary</th>' in receipt and '<th scope="row">Pitch deck</th>' in receipt
     submission = db.session.execute(select(Submission)).scalar_one()
     file_id = submission.current_files()["deck"].id
     download = client.get(f"{app_url}/files/{file_id}/download")

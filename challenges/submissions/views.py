@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import validate_csrf
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms.validators import ValidationError as WTFValidationError
 
 from ..accounts.models import Role
@@ -431,4 +431,8 @@ def receipt(submission_id: int, version: int):
                                                      Receipt.version == version)).scalar_one_or_none()
     if found is None:
         raise NotFound("No receipt for that version.")
-    return render_template("submissions/receipt.html", submission=submission, receipt=found)
+    number = db.session.execute(select(func.count(Receipt.id)).where(
+        Receipt.submission_id == submission.id, Receipt.version <= version)).scalar_one()
+    labels = {f.key: f.label for f in submission.phase.fields}
+    return render_template("submissions/receipt.html", submission=submission, receipt=found, number=number,
+                           labels=labels)
