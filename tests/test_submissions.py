@@ -379,6 +379,13 @@ def test_vendor_journey_over_http(client, login_as, phase, db, app):
     assert download.headers["Content-Disposition"].startswith("attachment")
     assert download.headers["X-Content-Type-Options"] == "nosniff"
     assert db.session.execute(select(func.count(OutboxMessage.id))).scalar_one() == 1
+    emailed = db.session.execute(select(OutboxMessage)).scalar_one().body_text
+    assert "- Pitch deck: deck.pdf" in emailed and "- Summary: " in emailed  # labels, not internal keys
+    from challenges.submissions.models import Receipt
+    from challenges.timezones import format_human
+
+    received = db.session.execute(select(Receipt)).scalar_one().received_at
+    assert f"Received at:  {format_human(received, phase.challenge.timezone)}" in emailed
 
 
 def test_upload_over_the_field_limit_gets_413_and_stores_nothing(client, login_as, phase, db, app):
