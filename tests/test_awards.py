@@ -368,12 +368,12 @@ def test_awards_table_shows_who_recorded_and_approved_and_where_the_entry_stands
     assert rows[first.id].flags == ["statistical_tie"] and rows[third.id].approved_by is None
     login_as(author)
     page = client.get(f"/staff/challenges/awarded/phases/{phase.id}/awards").text
-    row = page.split(f"<th scope=\"row\">{first.title}</th>")[1].split("</tr>")[0]
-    assert f"Ada Author<br>{format_human(first.created_at, challenge.timezone)}" in row
-    assert f"Abe Approver<br>{format_human(first.approved_at, challenge.timezone)}" in row
+    row = page.split(f"<th scope=\"row\">{first.title}<br>")[1].split("</tr>")[0]
+    assert f"Recorded by Ada Author, {format_human(first.created_at, challenge.timezone)}" in row
+    assert f"approved by Abe Approver, {format_human(first.approved_at, challenge.timezone)}" in row
     assert f"Rank {rank}; flags now: statistical tie<br>" in row and "Flags when recorded: statistical tie" in row
-    third_row = page.split("<th scope=\"row\">Third</th>")[1].split("</tr>")[0]
-    assert "Flags when recorded: provisional" in third_row and "<td>—</td>" in third_row  # not approved yet
+    third_row = page.split("<th scope=\"row\">Third<br>")[1].split("</tr>")[0]
+    assert "Flags when recorded: provisional" in third_row and "approved by" not in third_row  # not yet
     assert f"Awards of this phase ({challenge.timezone} times)" in page
 
 
