@@ -523,8 +523,8 @@ def test_csv_and_xlsx_exports(client, login_as, vendor, draft, db):
     csv_response = client.get(f"{base}.csv")
     assert csv_response.headers["Content-Disposition"].startswith("attachment")
     frame = pd.read_csv(io.BytesIO(csv_response.data), encoding="utf-8-sig")
-    assert frame.loc[0, "entry"] == draft.public_code and frame.loc[0, "Summary"] == "Our solution."
-    assert frame.loc[0, "Pitch deck (sha256)"] == draft.current_files()["deck"].sha256
+    assert frame.loc[0, "entry"] == draft.public_code and frame.loc[0, "Summary [summary]"] == "Our solution."
+    assert frame.loc[0, "Pitch deck [deck] sha256"] == draft.current_files()["deck"].sha256
     xlsx = pd.read_excel(io.BytesIO(client.get(f"{base}.xlsx").data))
     assert list(xlsx["entry"]) == [draft.public_code]
     assert client.get(f"{base}.pdf").status_code == 404
@@ -614,3 +614,21 @@ def test_streamed_upload_with_csrf_header(client, login_as, vendor, draft, app, 
     assert fake.status_code == 400 and "program" in fake.get_json()["errors"]["deck"]
     too_big = client.put(url, data=b"%PDF-" + b"z" * 26214400, headers={**headers, "X-CSRFToken": token})
     assert too_big.status_code == 400 and "larger than" in too_big.get_json()["error"]
+
+
+def test_export_columns_never_overwrite_each_other(db, vendor, draft):
+    """Two questions with one label, or a question labelled like a core column, keep their own columns."""
+    from challenges.models import FormField
+    from challenges.submissions.exports import applications_frame
+
+    phase = draft.phase
+    db.session.add_all([FormField(phase_id=phase.id, key="why1", label="Describe", type="text", order=20),
+                        FormField(phase_id=phase.id, key="why2", label="Describe", type="text", order=21),
+                        FormField(phase_id=phase.id, key="state", label="status", type="text", order=22)])
+    db.session.commit()
+    subs.save_answers(actor=vendor, submission=draft, answers={"why1": "first", "why2": "second", "state": "mine"})
+    db.session.commit()
+    frame = applications_frame(phase)
+    row = frame.iloc[0]
+    assert (row["Describe [why1]"], row["Describe [why2]"], row["status [state]"]) == ("first", "second", "mine")
+    assert row["status"] == "draft"  # the core column is untouched

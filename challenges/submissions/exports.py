@@ -45,15 +45,23 @@ def applications_frame(phase: Phase) -> pd.DataFrame:
         }
         files = s.current_files()
         for field in phase.fields:
+            column = answer_column(field)
             if field.type == "file":
                 stored = files.get(field.key)
-                row[f"{field.label} (file)"] = stored.display_name if stored else ""
-                row[f"{field.label} (sha256)"] = stored.sha256 if stored else ""
+                row[f"{column} file"] = stored.display_name if stored else ""
+                row[f"{column} sha256"] = stored.sha256 if stored else ""
             else:
                 value = (s.answers or {}).get(field.key)
-                row[field.label] = ", ".join(value) if isinstance(value, list) else value
+                row[column] = ", ".join(value) if isinstance(value, list) else value
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def answer_column(field: Any) -> str:
+    """'Budget [budget]': the label people know with the question's key, which is unique in a form, so
+    two questions with the same label, or one labelled like a core column ('status'), never overwrite
+    each other."""
+    return f"{field.label} [{field.key}]"
 
 
 def frame_to_csv(frame: pd.DataFrame) -> bytes:
