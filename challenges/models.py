@@ -148,10 +148,12 @@ class Phase(db.Model):
         return self.closes_at + timedelta(seconds=self.grace_seconds or 0)
 
     def state(self, now: datetime) -> str:
-        """upcoming, open or closed — by the clock, no button needed."""
+        """upcoming, open or closed — by the clock, no button needed. The grace window after the close
+        is not 'open': it only lets applications already under way finish arriving, so the public sees
+        the published deadline."""
         if now < self.opens_at:
             return "upcoming"
-        if now <= self.hard_close:
+        if now <= self.closes_at:
             return "open"
         return "closed"
 

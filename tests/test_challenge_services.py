@@ -426,8 +426,10 @@ def test_phase_state_upcoming_open_closed_with_grace(staff, db):
     assert phase.state(phase.opens_at - timedelta(microseconds=1)) == "upcoming"
     assert phase.state(phase.opens_at) == "open"
     assert phase.state(phase.closes_at) == "open"
-    assert phase.state(phase.closes_at + timedelta(seconds=300)) == "open"  # last second of grace
-    assert phase.state(phase.closes_at + timedelta(seconds=301)) == "closed"
+    # The public sees the published deadline; the grace window only lets applications under way finish.
+    assert phase.state(phase.closes_at + timedelta(microseconds=1)) == "closed"
+    assert phase.state(phase.closes_at + timedelta(seconds=300)) == "closed"
+    assert phase.hard_close == phase.closes_at + timedelta(seconds=300)  # what submitting is held to
 
 
 def test_phase_state_without_grace_closes_at_deadline(staff, db):

@@ -257,3 +257,27 @@ def test_a_contributor_can_leave_and_owners_can_promote(client, login_as, db):
     db.session.expire_all()
     assert [(m.user_id, m.role) for m in org.memberships] == [(other.id, "owner")]
     assert client.get(f"/vendor/organizations/{org.id}").status_code == 404
+
+
+def test_the_grace_window_finishes_applications_under_way_but_starts_none(client, login_as, db):
+    from datetime import timedelta
+
+    from challenges.timezones import utcnow
+
+    phase = make_challenge(publish=True, slug="grace").phases[0]
+    vendor = make_user(email="slow@vendor.com", roles=("vendor",))
+    under_way, _ = make_submission(vendor, phase, organization_name="Slow Co", accept_rules=True)
+    phase.grace_seconds = 3600
+    phase.closes_at = utcnow() - timedelta(minutes=20)  # closed 20 minutes ago, inside the hour of grace
+    db.session.commit()
+    assert phase.state(utcnow()) == "closed"
+    page = client.get("/challenges/grace").text
+    assert "(closed)" in page and "Apply to" not in page
+    newcomer = make_user(email="late@vendor.com", roles=("vendor",))
+    late_org = subs.save_organization(actor=newcomer, legal_name="Late Co")
+    with pytest.raises(Conflict, match="not accepting"):
+        subs.start_application(actor=newcomer, phase=phase, organization=late_org)
+    login_as(newcomer)
+    assert "This phase is not accepting applications now." in client.get("/vendor/apply/grace/phase-1").text
+    receipt = subs.submit(actor=vendor, submission=under_way)  # the application already under way arrives
+    assert receipt.received_at > phase.closes_at and under_way.status == "submitted"

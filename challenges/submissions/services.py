@@ -276,6 +276,13 @@ def accepting(phase: Phase, now: datetime | None = None) -> bool:
     return phase.challenge.status == ChallengeStatus.PUBLISHED.value and phase.opens_at <= now <= phase.hard_close
 
 
+def can_start(phase: Phase, now: datetime | None = None) -> bool:
+    """Whether a new application may begin: only until the published close. The grace window after it
+    is for applications already under way (a slow upload at 4:59 pm), not for newcomers."""
+    now = now or utcnow()
+    return accepting(phase, now) and now <= phase.closes_at
+
+
 def can_change(submission: Submission, now: datetime | None = None) -> bool:
     """Drafts and submitted entries change until the close, or until staff's reopening ends."""
     now = now or utcnow()
@@ -298,7 +305,7 @@ def start_application(*, actor: User, phase: Phase, organization: Organization,
     now = now or utcnow()
     if membership(actor, organization) is None:
         raise PermissionDenied("You are not a member of that organisation.")
-    if not accepting(phase, now):
+    if not can_start(phase, now):
         raise Conflict("This phase is not accepting applications now.")
     if phase.invitation_only and not invited(organization, phase):
         raise PermissionDenied(f"{phase.name} is open only to entries advanced from the previous round, "

@@ -205,7 +205,7 @@ def start(slug: str, phase_key: str):
         flash("Application started. It saves as a draft until you submit it.", "success")
         return redirect(url_for("submissions.application", submission_id=submission.id))
     return render_template("submissions/start.html", challenge=challenge, phase=phase, form=form,
-                           organizations=organizations, accepting=services.accepting(phase))
+                           organizations=organizations, accepting=services.can_start(phase))
 
 
 def _answers_from_request(submission) -> dict:
