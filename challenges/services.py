@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import column as sa_column
 from sqlalchemy import func, or_, select
+from sqlalchemy import table as sa_table
 
 from . import audit
 from .accounts.models import Role, User
@@ -88,12 +90,24 @@ def require_staff(actor: User | None) -> User:
     return actor
 
 
-def can_edit(challenge: Challenge, section: str) -> bool:
-    return section in EDITABLE[challenge.status_enum]
+def can_edit(challenge: Challenge, section: str, phase: Phase | None = None) -> bool:
+    """Whether `section` may change now. A phase added after publication (a later round) keeps its own
+    form, rubric and existence editable until it opens, as long as nobody has applied to it."""
+    if section in EDITABLE[challenge.status_enum]:
+        return True
+    return (phase is not None and section in ("form", "rubric")
+            and challenge.status_enum in (ChallengeStatus.PUBLISHED, ChallengeStatus.CLOSED, ChallengeStatus.JUDGING)
+            and phase.id is not None and phase.opens_at > utcnow()
+            and db.session.execute(select(func.count()).select_from(_SUBMISSIONS).where(
+                _SUBMISSIONS.c.phase_id == phase.id)).scalar_one() == 0)
 
 
-def ensure_editable(challenge: Challenge, section: str) -> None:
-    if not can_edit(challenge, section):
+# The applications table, named without importing the submissions package (it depends on this one).
+_SUBMISSIONS = sa_table("submissions", sa_column("phase_id"))
+
+
+def ensure_editable(challenge: Challenge, section: str, phase: Phase | None = None) -> None:
+    if not can_edit(challenge, section, phase):
         label = challenge.status_enum.label.lower()
         if challenge.status_enum is ChallengeStatus.IN_REVIEW:
             raise Conflict("This challenge is waiting for approval. Withdraw it to draft to edit it.")
@@ -378,7 +392,7 @@ def _renumber_phases(challenge: Challenge) -> None:
 def delete_phase(*, actor: User, phase: Phase) -> None:
     require_staff(actor)
     challenge = phase.challenge
-    ensure_editable(challenge, "form")  # removing a phase removes its form and rubric too
+    ensure_editable(challenge, "form", phase)  # removing a phase removes its form and rubric too
     challenge.phases.remove(phase)
     db.session.flush()
     audit.record(actor=actor, action="phase.deleted", object_type="phase", object_id=phase.id,
@@ -496,7 +510,7 @@ def save_field(
     identifying: bool = False,
 ) -> FormField:
     require_staff(actor)
-    ensure_editable(phase.challenge, "form")
+    ensure_editable(phase.challenge, "form", phase)
     key = (key or "").strip()
     options = [o.strip() for o in (options or []) if o.strip()]
     accept = [a.strip() for a in (accept or []) if a.strip()]
@@ -525,7 +539,7 @@ def save_field(
 def delete_field(*, actor: User, field: FormField) -> None:
     require_staff(actor)
     phase = field.phase
-    ensure_editable(phase.challenge, "form")
+    ensure_editable(phase.challenge, "form", phase)
     phase.fields.remove(field)
     phase.form_version += 1
     db.session.flush()
@@ -545,7 +559,7 @@ def _move(items: list[Any], item: Any, direction: str) -> None:
 
 def move_field(*, actor: User, field: FormField, direction: str) -> None:
     require_staff(actor)
-    ensure_editable(field.phase.challenge, "form")
+    ensure_editable(field.phase.challenge, "form", field.phase)
     _move(field.phase.fields, field, direction)
     db.session.flush()
 
@@ -634,7 +648,7 @@ def save_criterion(
     min_comment_chars: int | None = 0,
 ) -> Criterion:
     require_staff(actor)
-    ensure_editable(phase.challenge, "rubric")
+    ensure_editable(phase.challenge, "rubric", phase)
     rubric = current_rubric(phase)
     if rubric.frozen_at is not None:
         raise Conflict("This rubric is frozen because reviews exist; create a new rubric version.")
@@ -683,7 +697,7 @@ def _sorted_anchors(anchors: dict[str, str]) -> dict[str, str]:
 def delete_criterion(*, actor: User, criterion: Criterion) -> None:
     require_staff(actor)
     rubric = criterion.rubric
-    ensure_editable(rubric.phase.challenge, "rubric")
+    ensure_editable(rubric.phase.challenge, "rubric", rubric.phase)
     if rubric.frozen_at is not None:
         raise Conflict("This rubric is frozen because reviews exist.")
     remaining = [{"weight": c.weight, "independent": c.independent} for c in rubric.criteria if c is not criterion]
@@ -697,7 +711,7 @@ def delete_criterion(*, actor: User, criterion: Criterion) -> None:
 
 def move_criterion(*, actor: User, criterion: Criterion, direction: str) -> None:
     require_staff(actor)
-    ensure_editable(criterion.rubric.phase.challenge, "rubric")
+    ensure_editable(criterion.rubric.phase.challenge, "rubric", criterion.rubric.phase)
     _move(criterion.rubric.criteria, criterion, direction)
     db.session.flush()
 

@@ -1204,3 +1204,41 @@ def test_get_challenge_unknown_slug_is_not_found(app, db):
 
     with pytest.raises(NotFound, match=r"No challenge at this address\."):
         services.get_challenge("missing")
+
+
+def test_a_round_added_after_publication_is_built_until_it_opens(staff, db):
+    """Staff add a later phase to a published challenge and give it its own form and rubric; once it
+    opens or anyone applies, that form and rubric lock like the others. Earlier phases stay locked."""
+    from challenges.errors import Conflict
+
+    challenge = make_challenge(author=staff, publish=True, slug="later-round")
+    first = challenge.phases[0]
+    later = _save_phase(staff, challenge, key="pilots", name="Pilots")
+    db.session.commit()
+    assert services.can_edit(challenge, "form", later) and not services.can_edit(challenge, "form", first)
+    field = services.save_field(actor=staff, phase=later, key="plan", label="Pilot plan", type="textarea")
+    services.save_criterion(actor=staff, phase=later, **CRITERION)
+    with pytest.raises(Conflict, match="form section cannot be changed"):
+        services.save_field(actor=staff, phase=first, key="late", label="Late", type="text")
+    services.delete_field(actor=staff, field=field)
+    db.session.commit()
+    assert [f.key for f in later.fields] == []
+
+    later.opens_at = NOW - timedelta(minutes=1)  # it opened
+    with pytest.raises(Conflict, match="form section cannot be changed"):
+        services.save_field(actor=staff, phase=later, key="plan", label="Pilot plan", type="textarea")
+    later.opens_at = NOW + timedelta(days=30)
+    vendor = make_user(email="early.bird@vendor.com", roles=("vendor",))
+    from challenges.submissions.models import Organization, Submission
+
+    org = Organization(legal_name="Early Bird", created_by_id=vendor.id)
+    db.session.add(org)
+    db.session.flush()
+    db.session.add(Submission(phase_id=later.id, organization_id=org.id, answers={}))
+    db.session.commit()
+    with pytest.raises(Conflict, match="form section cannot be changed"):
+        services.delete_phase(actor=staff, phase=later)
+    spare = _save_phase(staff, challenge, key="spare", name="Spare", opens_local=FUTURE + timedelta(days=40),
+                        closes_local=FUTURE + timedelta(days=50))
+    services.delete_phase(actor=staff, phase=spare)  # added by mistake, nobody applied: it can go
+    assert [p.key for p in challenge.phases] == [first.key, "pilots"]
