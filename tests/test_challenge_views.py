@@ -268,3 +268,10 @@ def test_stored_codes_are_shown_as_words():
     assert file_kinds(["application/pdf"]) == "PDF"
     assert file_kinds(["application/pdf", "image/png", "image/jpeg"]) == "PDF, PNG or JPG"
     assert file_kinds([]) == "any listed type"
+
+
+def test_the_apply_button_comes_before_the_long_text(client, db):
+    make_challenge(publish=True, slug="apply-first")
+    page = client.get("/challenges/apply-first").text
+    assert page.count('href="/vendor/apply/apply-first/phase-1"') == 1
+    assert page.index('href="/vendor/apply/apply-first/phase-1"') < page.index("Official rules")

@@ -377,3 +377,19 @@ def test_resend_from_the_panel_page(client, login_as, db, staff, phase):
     refused = client.post(f"/staff/panel-members/{active.id}", data={"action": "resend"}, follow_redirects=True)
     assert "active, not waiting for an invitation" in refused.text
     assert db_messages("active@doe.gov") == []
+
+
+def test_after_submitting_the_judge_is_led_to_the_next_entry(client, login_as, db, phase, entries):
+    judge = make_judge(phase, "onward@agency.gov")
+    first, second = make_assignment(judge, entries[0]), make_assignment(judge, entries[1])
+    login_as(judge.user)
+    bad = client.post(f"/judging/entries/{first.id}", data={"score-quality": "4", "score-impact": "",
+                                                          "action": "submit"})
+    assert bad.status_code == 400 and "50% of the required criteria scored." in bad.text  # what was typed
+    done = client.post(f"/judging/entries/{first.id}", data={"score-quality": "4", "score-impact": "5",
+                                                           "action": "submit"}, follow_redirects=True)
+    assert "Review submitted." in done.text
+    assert f'href="/judging/entries/{second.id}">Next entry to review</a>' in done.text
+    client.post(f"/judging/entries/{second.id}", data={"score-quality": "3", "score-impact": "3", "action": "submit"})
+    last = client.get(f"/judging/entries/{second.id}").text
+    assert "Next entry to review" not in last and "every entry there is reviewed" in last

@@ -1178,13 +1178,28 @@ def total_of(review: Review) -> ReviewTotal:
     return review_total(review.rubric.criteria, review.values())
 
 
-def completion(review: Review | None, rubric: Rubric) -> int:
-    """Share of the required criteria scored, for the progress shown to the judge."""
+def completion(review: Review | None, rubric: Rubric, typed: dict[str, Any] | None = None) -> int:
+    """Share of the required criteria scored, for the progress shown to the judge: of what they typed
+    when the form comes back with an error, else of the saved review."""
     required = [c for c in rubric.criteria if must_score(c)]
+    if typed is not None:
+        values = {k: (v if str(v).strip() else None) for k, v in typed.items()}
+    else:
+        values = review.values() if review is not None else {}
     if not required:
-        return 100 if review is not None else 0
-    values = review.values() if review is not None else {}
+        return 100 if review is not None or typed is not None else 0
     return round(100 * sum(1 for c in required if values.get(c.key) is not None) / len(required))
+
+
+def next_in_queue(assignment: Assignment) -> int | None:
+    """The judge's next entry still to review on the same panel (open ones first, as the queue lists
+    them), so finishing one review leads straight to the next."""
+    user = assignment.panel_member.user
+    for member, lines in queue_lines(user):
+        if member.id == assignment.panel_member_id:
+            return next((line.assignment_id for line in lines
+                         if line.review_status != "submitted" and line.assignment_id != assignment.id), None)
+    return None
 
 
 def others_reviews(assignment: Assignment) -> list[Review]:

@@ -246,7 +246,9 @@ def entry(assignment_id: int):
         view=services.blind_view(assignment.submission, blind), rubric=rubric, review=review, values=values,
         comments=comments, overall=overall, errors=errors, others=services.others_reviews(assignment),
         total=services.total_of(review) if review else None, open=services.judging_open(phase),
-        complete=services.completion(review, rubric), total_of=services.total_of, must_score=services.must_score,
+        complete=services.completion(review, rubric, values if errors else None), total_of=services.total_of,
+        must_score=services.must_score,
+        next_entry=services.next_in_queue(assignment) if review and review.status == "submitted" else None,
     ), 400 if errors else 200
 
 
