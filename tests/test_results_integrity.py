@@ -132,7 +132,7 @@ def test_application_exports_carry_no_formulas(client, login_as, db):
     login_as("staff")
     base = f"/staff/challenges/formulas/phases/{phase.id}/applications"
     frame = pd.read_csv(io.BytesIO(client.get(f"{base}.csv").data), encoding="utf-8-sig")
-    assert frame.loc[0, "Summary"] == "'" + EVIL_TITLE and frame.loc[0, "organisation"] == "'@Formula Co"
+    assert frame.loc[0, "Summary [summary]"] == "'" + EVIL_TITLE and frame.loc[0, "organisation"] == "'@Formula Co"
     assert frame.loc[0, "entry"] == entry.public_code
     cells = _workbook_cells(client.get(f"{base}.xlsx").data)
     assert not [c.coordinate for c in cells if c.data_type == "f"]

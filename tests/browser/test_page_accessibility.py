@@ -54,6 +54,12 @@ def test_error_summary_and_field_errors_are_accessible(browse, app):
     assert page.evaluate("document.activeElement.classList.contains('site-error-summary')")
 
 
+# What sticks out of a phone-width page, for the failure message.
+WIDER_THAN_SCREEN = ("Array.from(document.querySelectorAll('body *'))"
+                     ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5)"
+                     ".map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').slice(0, 40))")
+
+
 def test_application_pages_are_accessible(browse, app):
     from tests.factories import make_submission
 
@@ -68,6 +74,14 @@ def test_application_pages_are_accessible(browse, app):
                  f"/vendor/apply/{challenge.slug}/{phase.key}", f"/vendor/applications/{submission.id}",
                  f"/vendor/applications/{submission.id}/receipts/{submission.submitted_version}"]:
         person.visit(path)
+    # On a phone the vendor's pages and the public community pages never scroll sideways: the
+    # applications table stacks into cards, the community tabs wrap (axe runs again at this width).
+    person.page.set_viewport_size({"width": 390, "height": 800})
+    for path in ["/vendor/", f"/vendor/applications/{submission.id}", f"/challenges/{challenge.slug}",
+                 "/community/", "/community/events"]:
+        person.visit(path)
+        assert person.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            path, person.page.evaluate(WIDER_THAN_SCREEN))
     reviewer = browse()
     reviewer.sign_in(staff.email, PASSWORD)
     for path in [f"/staff/challenges/{challenge.slug}/phases/{phase.id}/applications",
