@@ -11,11 +11,15 @@ from . import markdown, timezones
 from .services import can_edit
 
 
-def deadline(moment: datetime | None, zone: str) -> Markup:
-    """A time shown in the challenge's zone; site.js adds the viewer's local time beside it."""
+def deadline(moment: datetime | None, zone: str, short: bool = False) -> Markup:
+    """A time shown in the challenge's zone; site.js adds the viewer's local time beside it (or, for
+    the `short` form used in table cells, as its tooltip)."""
     if moment is None:
         return Markup("—")
     iso = timezones.to_aware_utc(moment).isoformat()  # type: ignore[union-attr]
+    if short:
+        return Markup('<time class="js-local-time" datetime="{}" data-zone="{}" data-short="1">{}</time>').format(
+            iso, zone, timezones.format_short(moment, zone))
     text = timezones.format_human(moment, zone)
     return Markup('<time class="js-local-time" datetime="{}" data-zone="{}">{}</time>').format(
         iso, zone, text

@@ -87,6 +87,13 @@ def format_human(moment: datetime, zone_name: str) -> str:
     return f"{local:%A, %B} {local.day}, {local.year}, {hour}:{local:%M %p} {local.tzname()}"
 
 
+def format_short(moment: datetime, zone_name: str) -> str:
+    """'Feb 5, 2026, 5:00 PM EST': the same moment, short enough for a table cell."""
+    local = utc_to_local(moment, zone_name)
+    hour = local.strftime("%I").lstrip("0") or "12"
+    return f"{local:%b} {local.day}, {local.year}, {hour}:{local:%M %p} {local.tzname()}"
+
+
 def format_span(start: datetime, end: datetime, zone_name: str) -> str:
     """'Thursday, December 10, 2026, 1:00 PM–2:00 PM EST'; both ends in full when they fall on different days."""
     first, last = utc_to_local(start, zone_name), utc_to_local(end, zone_name)

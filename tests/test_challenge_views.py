@@ -241,7 +241,7 @@ def test_admin_grants_role_and_deactivates(client, db, login_as):
     db.session.expire_all()
     assert target.active is False
     page = client.get(f"/admin/users/{target.id}").data
-    assert b"user.deactivated" in page and b"user.role_granted" in page
+    assert b"User: deactivated" in page and b"User: role granted" in page
 
 
 def test_public_pages_after_results_point_to_the_winners(client, db):

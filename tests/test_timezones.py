@@ -149,3 +149,16 @@ def test_format_span_same_day_and_across_days():
     assert winter == "Thursday, December 10, 2026, 1:00 PM–2:00 PM EST"
     assert summer == "Thursday, July 8, 2027, 1:00 PM–2:30 PM EDT"
     assert overnight == "Thursday, January 14, 2027, 11:00 PM PST to Friday, January 15, 2027, 1:00 AM PST"
+
+
+def test_short_form_for_table_cells():
+    from datetime import UTC, datetime
+
+    from challenges.templating import deadline
+    from challenges.timezones import format_short
+
+    moment = datetime(2026, 2, 5, 22, 0, tzinfo=UTC)
+    assert format_short(moment, "America/New_York") == "Feb 5, 2026, 5:00 PM EST"
+    assert format_short(datetime(2026, 7, 5, 4, 5, tzinfo=UTC), "America/New_York") == "Jul 5, 2026, 12:05 AM EDT"
+    cell = str(deadline(moment, "America/New_York", short=True))
+    assert 'data-short="1"' in cell and ">Feb 5, 2026, 5:00 PM EST</time>" in cell

@@ -92,10 +92,21 @@
   function uploadWithProgress(form) {
     var bar = form.querySelector(".site-upload-progress");
     var status = form.querySelector(".site-upload-status");
+    var chooser = form.querySelector("input[type=file]");
+    if (chooser && window.XMLHttpRequest) {
+      // A chosen file uploads at once: one left waiting for the Upload button was lost when the vendor
+      // went on to another form on the page (accepting the rules, saving answers).
+      chooser.addEventListener("change", function () {
+        if (!chooser.files.length) { return; }
+        if (form.requestSubmit) { form.requestSubmit(); } else { form.dispatchEvent(new Event("submit", { cancelable: true })); }
+      });
+    }
     form.addEventListener("submit", function (event) {
       var input = form.querySelector("input[type=file]");
       if (!input || !input.files.length || !window.XMLHttpRequest) { return; }
       event.preventDefault();
+      if (form.dataset.uploading) { return; }  // already on its way (chosen, then Upload pressed too)
+      form.dataset.uploading = "1";
       if (!form.dataset.direct && form.dataset.stream) {
         // Local storage: the body is the file itself, so the server streams it straight to disk.
         var file = input.files[0];
@@ -112,6 +123,7 @@
           status.textContent = "Uploaded " + data.name + ". Checking the page…";
           window.location.reload();
         }).catch(function (error) {
+          delete form.dataset.uploading;
           bar.hidden = true;
           status.textContent = error.message + " Your application is unchanged.";
         });
@@ -123,6 +135,7 @@
           status.textContent = "Uploaded " + result.name + ". Checking the page…";
           window.location.reload();
         }).catch(function (error) {
+          delete form.dataset.uploading;
           bar.hidden = true;
           status.textContent = error.message + " Your application is unchanged.";
         });
@@ -145,12 +158,14 @@
           status.textContent = "Uploaded " + data.name + ". Checking the page…";
           window.location.reload();
         } else {
+          delete form.dataset.uploading;
           bar.hidden = true;
           var message = (data.errors && Object.values(data.errors)[0]) || data.error || "The upload failed.";
           status.textContent = message;
         }
       });
       xhr.addEventListener("error", function () {
+        delete form.dataset.uploading;
         bar.hidden = true;
         status.textContent = "The connection failed during the upload. Your application is unchanged; try again.";
       });

@@ -14,11 +14,12 @@
       if (!el.dateTime || el.dataset.zone === viewerZone || el.dataset.localised) { return; }
       var moment = new Date(el.dateTime);
       if (isNaN(moment.getTime())) { return; }
+      el.dataset.localised = "1";
+      if (el.dataset.short) { el.title = "Your time: " + format.format(moment); return; }  // table cells stay short
       var span = document.createElement("span");
       span.className = "site-local-time";
       span.textContent = " (your time: " + format.format(moment) + ")";
       el.after(span);
-      el.dataset.localised = "1";
     });
   }
 
