@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -100,35 +102,45 @@ def _own_organization(organization_id: int) -> Organization:
     return organization
 
 
+def _attempt(action: Callable[[], str]) -> bool:
+    """Run one POSTed change: commit and say what happened, or roll back and say why not (on the page
+    the person came from). Missing things and refusals stay 404 and 403. The CSRF token is checked first."""
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    try:
+        done = action()
+    except (NotFound, PermissionDenied):
+        db.session.rollback()
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.summary(), "error")
+        return False
+    db.session.commit()
+    flash(done, "success")
+    return True
+
+
 @bp.route("/organizations/<int:organization_id>/members/<int:user_id>", methods=["POST"])
 @vendor_required
 def member(organization_id: int, user_id: int):
     """Remove a member, leave, or change a member's role (owners only, except leaving)."""
     organization = _own_organization(organization_id)
-    if not FlaskForm().validate_on_submit():
-        raise ValidationFailed("The form expired; reload the page and try again.")
     action = request.form.get("action")
     leaving = action == "remove" and user_id == current_user.id
-    try:
+
+    def change() -> str:
         if action == "remove":
             services.remove_member(actor=current_user, organization=organization, user_id=user_id)
-            done = f"You left {organization.legal_name}." if leaving else "Member removed."
-        elif action == "role":
+            return f"You left {organization.legal_name}." if leaving else "Member removed."
+        if action == "role":
             services.set_member_role(actor=current_user, organization=organization, user_id=user_id,
                                      role=request.form.get("role", ""))
-            done = "Role changed."
-        else:
-            raise ValidationFailed("Choose an action.")
-    except DomainError as exc:
-        db.session.rollback()
-        if isinstance(exc, (NotFound, PermissionDenied)):
-            raise
-        flash(exc.summary(), "error")
-    else:
-        db.session.commit()
-        flash(done, "success")
-        if leaving:
-            return redirect(url_for("submissions.dashboard"))
+            return "Role changed."
+        raise ValidationFailed("Choose an action.")
+
+    if _attempt(change) and leaving:
+        return redirect(url_for("submissions.dashboard"))
     return redirect(url_for("submissions.organization_edit", organization_id=organization.id))
 
 
@@ -139,16 +151,13 @@ def revoke_invitation(organization_id: int, invitation_id: int):
     invitation = db.session.get(Invitation, invitation_id)
     if invitation is None or invitation.organization_id != organization.id:
         raise NotFound("No such invitation.")
-    if not FlaskForm().validate_on_submit():
-        raise ValidationFailed("The form expired; reload the page and try again.")
-    try:
+    email = invitation.email
+
+    def revoke() -> str:
         services.revoke_invitation(actor=current_user, invitation=invitation)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.summary(), "error")
-    else:
-        db.session.commit()
-        flash(f"The invitation to {invitation.email} no longer works.", "success")
+        return f"The invitation to {email} no longer works."
+
+    _attempt(revoke)
     return redirect(url_for("submissions.organization_edit", organization_id=organization.id))
 
 
@@ -362,17 +371,13 @@ def download(submission_id: int, file_id: int):
 @vendor_required
 def discard_changes(submission_id: int):
     submission = services.get_for_vendor(current_user, submission_id)
-    if not FlaskForm().validate_on_submit():
-        raise ValidationFailed("The form expired; reload the page and try again.")
-    try:
+
+    def discard() -> str:
         services.discard_changes(actor=current_user, submission=submission)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.summary(), "error")
-    else:
-        db.session.commit()
-        flash(f"Changes discarded: the application is again exactly as submitted (version "
-              f"{submission.submitted_version}).", "success")
+        return (f"Changes discarded: the application is again exactly as submitted (version "
+                f"{submission.submitted_version}).")
+
+    _attempt(discard)
     return redirect(url_for("submissions.application", submission_id=submission.id))
 
 
