@@ -71,6 +71,12 @@ class Default:
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True
     SIGNIN_RATE_LIMIT = os.environ.get("SIGNIN_RATE_LIMIT", "10 per minute; 100 per day")
+    # Also per account (the typed email), so many addresses cannot take turns guessing one password.
+    ACCOUNT_RATE_LIMIT = os.environ.get("ACCOUNT_RATE_LIMIT", "10 per 15 minutes; 50 per day")
+    # How many reverse proxies (nginx, a load balancer) stand in front of the app. Their
+    # X-Forwarded-For/-Proto/-Host are trusted for that many hops, so rate limits count each visitor,
+    # not the proxy. 0: no proxy, the headers are ignored (anyone could forge them).
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
 
     # Tokens
     VERIFY_TOKEN_MAX_AGE = _env_int("VERIFY_TOKEN_MAX_AGE", 7 * 24 * 3600)
@@ -126,6 +132,7 @@ class Testing(Default):
     RATELIMIT_ENABLED = True  # on, as in production; tests lower SIGNIN_RATE_LIMIT to exercise it
     RATELIMIT_STORAGE_URI = "memory://"
     SIGNIN_RATE_LIMIT = "10000 per minute"
+    ACCOUNT_RATE_LIMIT = "10000 per minute"
     CONTACT_RATE_LIMIT = "10000 per minute"
     SUBSCRIBE_RATE_LIMIT = "10000 per minute"
     JOBS_INLINE = True

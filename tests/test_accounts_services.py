@@ -548,7 +548,7 @@ def test_register_verification_mail_arrives_over_smtp(app, db, smtp_sink):
     assert message["From"] == app.config["MAIL_DEFAULT_SENDER"]
     assert message["Subject"] == "Confirm your email address"
     body = message.get_content()
-    assert "Hello Mai," in body
+    assert body.startswith("Hello,") and "Mai" not in body  # a name typed by anyone never goes into mail
     link = _link(body)
     assert link.startswith(app.config["SITE_URL"] + "/account/verify/")
     row = db.session.execute(select(OutboxMessage)).scalar_one()

@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from sqlalchemy import select
 
 from challenges.extensions import limiter
 from tests.factories import make_user
@@ -185,3 +186,96 @@ def test_reset_password_flow_is_single_use(client, db):
     again = client.get(path)
     assert again.status_code == 400 and b"no longer valid" in again.data
     assert _sign_in(client, "once@example.gov", "another fine passphrase").status_code == 302
+
+
+def test_one_account_is_limited_however_many_addresses_guess(client, app):
+    """Guessing one password from many addresses (each under the per-address limit) is stopped by the
+    per-account limit, and it does not touch other accounts."""
+    make_user(email="target@example.gov", roles=("vendor",))
+    make_user(email="bystander@example.gov", roles=("vendor",))
+    app.config["ACCOUNT_RATE_LIMIT"] = "3 per minute"
+    limiter.reset()
+    try:
+        statuses = [client.post("/account/sign-in", data={"email": "Target@Example.gov", "password": "guess"},
+                                environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code for n in range(4)]
+        other = _sign_in(client, "bystander@example.gov")
+    finally:
+        limiter.reset()
+    assert statuses == [400, 400, 400, 429] and other.status_code == 302
+
+
+def test_behind_a_trusted_proxy_each_visitor_has_their_own_limit(tmp_path, db):
+    """With TRUSTED_PROXIES = 1 the limit counts the visitor's address from X-Forwarded-For, so one
+    person's failures do not lock everyone behind the proxy out; with 0 the header is ignored."""
+    from challenges import create_app
+    from tests.conftest import make_config
+
+    url = db.engine.url.render_as_string(hide_password=False)
+    for hops, expected in ((1, 302), (0, 429)):
+        config = make_config(url, tmp_path)
+        config.TRUSTED_PROXIES, config.SIGNIN_RATE_LIMIT = hops, "2 per minute"
+        proxied = create_app(config)
+        with proxied.app_context():
+            limiter.reset()
+            client = proxied.test_client()
+            for _ in range(2):
+                client.post("/account/sign-in", data={"email": "noisy@example.gov", "password": "x"},
+                            headers={"X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+            make_user(email=f"calm{hops}@example.gov", roles=("vendor",))
+            calm = client.post("/account/sign-in", data={"email": f"calm{hops}@example.gov", "password": PASSWORD},
+                               headers={"X-Forwarded-For": "198.51.100.9"}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+            limiter.reset()
+        assert calm.status_code == expected, hops
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(app, db):
+    make_user(email="leaver@example.gov", roles=("vendor",))
+    browser = app.test_client()
+    _sign_in(browser, "leaver@example.gov")
+    stolen = browser.get_cookie("session").value
+    browser.post("/account/sign-out")
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    assert thief.get("/account/").status_code == 302  # sent to sign in: the copy is worthless
+    assert _sign_in(app.test_client(), "leaver@example.gov").status_code == 302  # signing in again works
+
+
+def test_registering_an_existing_address_looks_like_a_new_account(client, db):
+    from challenges.mail import OutboxMessage
+
+    make_user(email="known@example.gov", roles=("vendor",))
+    fresh = client.post("/account/register", data={"email": "unknown@example.gov", "password": PASSWORD,
+                                                   "confirm": PASSWORD, "name": ""})
+    known = client.post("/account/register", data={"email": "Known@example.gov", "password": PASSWORD,
+                                                   "confirm": PASSWORD, "name": ""})
+    assert fresh.status_code == known.status_code == 200
+    assert "Check your email" in known.text and "already exists" not in known.text
+    again = client.post("/account/register", data={"email": "known@example.gov", "password": PASSWORD,
+                                                   "confirm": PASSWORD, "name": ""})
+    assert again.status_code == 200
+    told = db.session.execute(select(OutboxMessage).where(OutboxMessage.template == "account_exists")).scalars().all()
+    assert [m.to_addr for m in told] == ["known@example.gov"]  # once an hour, however often it is tried
+
+
+def test_resend_and_reset_do_not_flood_an_inbox(client, db):
+    from challenges.mail import OutboxMessage
+
+    make_user(email="quiet@example.gov", roles=("vendor",))
+    unconfirmed = make_user(email="new@example.gov", roles=("vendor",), verified=False)
+    for _ in range(5):
+        client.post("/account/forgot-password", data={"email": "quiet@example.gov"})
+        client.post("/account/verify/resend", data={"email": unconfirmed.email})
+    templates = db.session.execute(select(OutboxMessage.template)).scalars().all()
+    assert templates.count("reset_password") == 1 and templates.count("verify_email") == 1
+
+
+def test_guessing_the_current_password_is_limited(client, app, login_as):
+    login_as("vendor")
+    app.config["ACCOUNT_RATE_LIMIT"] = "3 per minute"
+    limiter.reset()
+    try:
+        statuses = [client.post("/account/", data={"pw-current_password": "guess", "pw-password": "a new passphrase!",
+                                                   "pw-confirm": "a new passphrase!"}).status_code for _ in range(4)]
+    finally:
+        limiter.reset()
+    assert statuses == [400, 400, 400, 429]

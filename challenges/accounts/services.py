@@ -96,15 +96,32 @@ def read_token(token: str, purpose: str, max_age: int) -> User:
     return user
 
 
+class AccountExists(Conflict):
+    """Registration with an address that already has an account. Pages must not say so (that would tell
+    anyone who has an account here): they call `tell_existing_account` and answer as for a new one."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__("An account with that email already exists.",
+                         {"email": "An account with this email already exists. Sign in or reset your password."})
+        self.address = address
+
+
+def tell_existing_account(address: str) -> None:
+    """Email the owner of an existing account that someone tried to register with it (at most hourly)."""
+    user = get_user_by_email(address)
+    if user is None or user.is_system:
+        return
+    mail.queue(to=user.email, subject="You already have an account", template="account_exists", user=user,
+               dedupe_key=f"account-exists:{user.id}:{utcnow():%Y%m%d%H}",
+               sign_in=external_url("accounts.sign_in"), reset=external_url("accounts.forgot_password"))
+
+
 def register(*, email: str, password: str, name: str = "", roles: tuple[Role, ...] = ()) -> User:
     """Create an unverified account and send the verification link."""
     normalized = normalize_email(email)
     check_password_rules(password, email=normalized)
     if db.session.execute(select(User.id).where(User.email == normalized)).first():
-        raise Conflict(
-            "An account with that email already exists.",
-            {"email": "An account with this email already exists. Sign in or reset your password."},
-        )
+        raise AccountExists(normalized)
     user = User(email=normalized, name=(name or "").strip()[:200], password_hash=hash_password(password))
     db.session.add(user)
     db.session.flush()
@@ -123,6 +140,7 @@ def send_verification(*, user: User) -> None:
         to=user.email,
         subject="Confirm your email address",
         template="verify_email",
+        dedupe_key=f"verify:{user.id}:{utcnow():%Y%m%d%H}",  # pressing "resend" again sends nothing more
         user=user,
         link=link,
         hours=current_app.config["VERIFY_TOKEN_MAX_AGE"] // 3600,
@@ -156,10 +174,13 @@ def request_password_reset(*, email: str) -> None:
     if user is None or not user.active or user.is_system:
         return
     link = external_url("accounts.reset_password", token=make_token(user, "reset-password"))
+    now = utcnow()
     mail.queue(
         to=user.email,
         subject="Reset your password",
         template="reset_password",
+        # One message per ten minutes however often the form is sent: no flooding someone's inbox.
+        dedupe_key=f"reset:{user.id}:{now:%Y%m%d%H}{now.minute // 10}",
         user=user,
         link=link,
         minutes=current_app.config["RESET_TOKEN_MAX_AGE"] // 60,
@@ -175,6 +196,11 @@ def reset_password(*, token: str, password: str) -> User:
         user.verified_at = utcnow()  # they proved they read mail at this address
     audit.record(actor=user, action="user.password_reset", obj=user)
     return user
+
+
+def end_sessions(user: User) -> None:
+    """Sign-out: every cookie issued for this account stops working (copies included)."""
+    user.session_version += 1
 
 
 def change_password(*, user: User, current: str, new: str) -> None:

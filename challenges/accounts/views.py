@@ -32,6 +32,17 @@ def _signin_limit() -> str:
     return current_app.config["SIGNIN_RATE_LIMIT"]
 
 
+def _account_limit() -> str:
+    return current_app.config["ACCOUNT_RATE_LIMIT"]
+
+
+def _typed_account() -> str:
+    """The rate-limit key for one account: the email typed into the form (or the signed-in person)."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return "email:" + (request.form.get("email") or "").strip().lower()
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_signin_limit, methods=["POST"])
 def register():
@@ -43,6 +54,12 @@ def register():
         try:
             user = services.register(email=form.email.data, password=form.password.data, name=form.name.data)
             db.session.commit()
+        except services.AccountExists as exc:
+            # The same page as for a new account: the owner gets an email, nobody learns it exists.
+            db.session.rollback()
+            services.tell_existing_account(exc.address)
+            db.session.commit()
+            return render_template("accounts/check_email.html", email=exc.address, title="Check your email")
         except DomainError as exc:
             db.session.rollback()
             extra = attach_errors(form, exc)
@@ -82,6 +99,7 @@ def resend_verification():
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 @limiter.limit(_signin_limit, methods=["POST"])
+@limiter.limit(_account_limit, key_func=_typed_account, methods=["POST"])
 def sign_in():
     target = safe_next(request.args.get("next"), url_for("accounts.profile"))
     if current_user.is_authenticated:
@@ -111,6 +129,10 @@ def sign_in():
 def sign_out():
     form = ConfirmForm()
     if form.validate_on_submit() and current_user.is_authenticated:
+        # The session lives in a signed cookie: ending it for real means no copy of that cookie works
+        # any more, so the account's session version moves on (every session of it ends).
+        services.end_sessions(current_user._get_current_object())
+        db.session.commit()
         logout_user()
     from flask import session
 
@@ -157,6 +179,7 @@ def reset_password(token: str):
 
 @bp.route("/", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_account_limit, key_func=_typed_account, methods=["POST"])  # guessing the current password
 def profile():
     profile_form = ProfileForm(prefix="profile", obj=current_user)
     password_form = ChangePasswordForm(prefix="pw")

@@ -8,6 +8,7 @@ from flask_login import current_user
 from ..accounts.forms import ConfirmForm
 from ..accounts.models import Role
 from ..accounts.permissions import roles_required
+from ..accounts.services import AccountExists, tell_existing_account
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import csrf, db, limiter
 from ..forms_support import submit_form
@@ -79,10 +80,17 @@ def join():
         return render_template("community/join_existing.html", form=form, eligible=eligible, problem=problem), (
             400 if problem else 200)
     form = JoinForm()
-    user, extra = submit_form(form, lambda: services.join(email=form.email.data, password=form.password.data,
-                                                          name=form.name.data))
-    if user is not None:
-        return render_template("accounts/check_email.html", email=user.email, title="Check your email")
+
+    def join() -> str:
+        try:
+            return services.join(email=form.email.data, password=form.password.data, name=form.name.data).email
+        except AccountExists as exc:  # answered like a new account: nobody learns who has one
+            tell_existing_account(exc.address)
+            return exc.address
+
+    address, extra = submit_form(form, join)
+    if address is not None:
+        return render_template("accounts/check_email.html", email=address, title="Check your email")
     return render_template("community/join.html", form=form, extra_errors=extra), 400 if form.errors or extra else 200
 
 
