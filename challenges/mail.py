@@ -9,6 +9,7 @@ nor repeats mail. Without MAIL_SERVER the message is printed to the console and 
 from __future__ import annotations
 
 import base64
+import hashlib
 import smtplib
 import sys
 from datetime import datetime
@@ -58,6 +59,8 @@ def queue(
     """Render `templates/email/<template>.txt` (and `.html` if present) into the outbox."""
     session = db.session
     subject = one_line(subject, 300)  # a header: one line, and the column's length
+    if dedupe_key and len(dedupe_key) > 200:  # keys carry addresses, which may be 254 characters long
+        dedupe_key = dedupe_key[:130] + "#" + hashlib.sha256(dedupe_key.encode()).hexdigest()
     if dedupe_key:
         existing = session.execute(
             select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)

@@ -46,6 +46,8 @@ def get_zone(name: str) -> ZoneInfo:
 
 def local_to_utc(local: datetime, zone_name: str) -> datetime:
     """Interpret a naive wall-clock time in `zone_name` and return aware UTC."""
+    if not 1900 <= local.year <= 2200:  # far enough for any deadline; year 9999 cannot even convert
+        raise TimezoneError(f"{local:%Y-%m-%d} is not a date this system plans for: use a year from 1900 to 2200.")
     if local.tzinfo is not None:
         return local.astimezone(UTC)
     zone = get_zone(zone_name)

@@ -239,7 +239,9 @@ PARTICIPANT_GET = {"anonymous": LOGIN, "vendor": 403, "judge": 403, "member": 20
 PARTICIPANT_ACTION = {**PARTICIPANT_GET, "member": ALLOWED, "staff": ALLOWED, "admin": ALLOWED}
 MEMBER_ROLE_GET = {"anonymous": LOGIN, "vendor": 403, "judge": 403, "member": 200, "staff": 403, "admin": 403}
 MEMBER_ROLE_ACTION = {**MEMBER_ROLE_GET, "member": ALLOWED}
-MEMBERS_LINK = {**PARTICIPANT_GET, "member": 302, "staff": 302, "admin": 302}  # a members-only link resource
+# A members-only link resource: members go to it; for others it does not exist (404), and anonymous
+# visitors are asked to sign in.
+MEMBERS_LINK = {**PARTICIPANT_GET, "vendor": 404, "judge": 404, "member": 302, "staff": 302, "admin": 302}
 
 
 def _cm(ctx: dict[str, Any], key: str) -> Any:

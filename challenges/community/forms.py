@@ -105,7 +105,8 @@ class EventForm(FlaskForm):
     location = StringField("Location", default="Online", validators=[Optional(), Length(max=300)])
     join_url = URLField("Join link", validators=[Optional(), Length(max=500)],
                         description="Shown only to people registered for the event.")
-    capacity = IntegerField("Capacity", validators=[Optional(), NumberRange(min=1, message="At least 1 seat.")],
+    capacity = IntegerField("Capacity", validators=[Optional(), NumberRange(min=1, max=100_000,
+                                                                            message="1 to 100,000 seats.")],
                             description="Leave empty for no limit. When full, people join a waitlist.")
     public = BooleanField("Public (listed for everyone and in the calendar feed)", default=True)
 
@@ -142,7 +143,8 @@ class SteeringForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Enter the person's name."), Length(max=200)])
     title = StringField("Title", validators=[Optional(), Length(max=200)])
     organization = StringField("Organisation", validators=[Optional(), Length(max=200)])
-    position = IntegerField("Order", default=0, validators=[Optional()])
+    position = IntegerField("Order", default=0,
+                            validators=[Optional(), NumberRange(min=0, max=10_000, message="Use 0 to 10,000.")])
 
 
 class ExceptionForm(FlaskForm):

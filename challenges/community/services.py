@@ -221,7 +221,8 @@ def judge_pool(*, tag: str = "") -> list[MemberProfile]:
     """Members who volunteered to judge; staff invite them to panels from here."""
     rows = db.session.execute(
         select(MemberProfile).join(User, User.id == MemberProfile.user_id)
-        .where(MemberProfile.judge_volunteer.is_(True), User.active.is_(True))
+        .where(MemberProfile.judge_volunteer.is_(True), User.active.is_(True),
+               User.id.in_(select(UserRole.user_id).where(UserRole.role == Role.MEMBER.value)))
         .order_by(func.lower(User.name), User.email)
     ).scalars()
     wanted = tag.strip().lower()
@@ -428,7 +429,9 @@ def recipients(audience: str, group_id: int | None = None) -> list[str]:
     else:
         found = set(db.session.execute(
             select(User.email).join(GroupMembership, GroupMembership.user_id == User.id)
-            .where(GroupMembership.group_id == group_id, User.active.is_(True))
+            .where(GroupMembership.group_id == group_id, User.active.is_(True),
+                   User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(
+                       (Role.MEMBER.value, Role.STAFF.value, Role.ADMIN.value)))))
         ).scalars())
     return sorted(found - _suppressed())
 
@@ -529,6 +532,17 @@ def save_group(*, actor: User, name: str, slug: str, summary: str, description_m
     audit.record(actor=actor, action="community.group_" + ("created" if created else "updated"), obj=group,
                  details={"name": group.name, "slug": slug, "active": group.active})
     return group
+
+
+def roster(group: WorkingGroup) -> list[tuple[str, bool]]:
+    """(name shown, is lead) per member, leads first. An email address is never shown, and a member who
+    chose not to be listed in the directory appears as "A member" (leads are named: they lead openly)."""
+    hidden = set(db.session.execute(select(MemberProfile.user_id).where(
+        MemberProfile.listed.is_(False), MemberProfile.user_id.in_([m.user_id for m in group.memberships]))
+    ).scalars())
+    rows = [((m.user.name or "").strip() if m.is_lead or m.user_id not in hidden else "", m.is_lead)
+            for m in group.memberships]
+    return sorted(((name or "A member", lead) for name, lead in rows), key=lambda r: (not r[1], r[0] == "A member"))
 
 
 def group_membership(group: WorkingGroup, user: Any) -> GroupMembership | None:
@@ -633,6 +647,8 @@ def save_event(*, actor: User, title: str, summary: str, agenda_md: str, speaker
                event: Event | None = None) -> Event:
     """Create or change an event; times are typed in the event's zone and stored in UTC."""
     require_staff(actor)
+    if event is not None and event.cancelled_at is not None:
+        raise Conflict("This event is cancelled; its registrants were told. Create a new event instead.")
     errors: dict[str, str] = {}
     if not (title or "").strip():
         errors["title"] = "Enter the event's title."
@@ -647,8 +663,8 @@ def save_event(*, actor: User, title: str, summary: str, agenda_md: str, speaker
         errors["ends"] = "The end must be after the start."
     elif start and end and end - start > timedelta(days=14):
         errors["ends"] = "An event lasts at most 14 days."
-    if capacity is not None and capacity < 1:
-        errors["capacity"] = "Enter at least 1 seat, or leave it empty for no limit."
+    if capacity is not None and not 1 <= capacity <= 100_000:
+        errors["capacity"] = "Enter 1 to 100,000 seats, or leave it empty for no limit."
     if event is not None and capacity is not None and capacity < event.registered_count:
         errors["capacity"] = f"{event.registered_count} people are already registered; capacity cannot be lower."
     join_url = (join_url or "").strip()
@@ -676,11 +692,12 @@ def save_event(*, actor: User, title: str, summary: str, agenda_md: str, speaker
         _promote_waitlist(event)  # more seats may have been added
     if moved:
         for reg in event.registrations:
-            if reg.status == RegistrationStatus.REGISTERED:
+            if reg.status in (RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED):  # both need to know
                 mail.queue(to=reg.user.email, subject=f"New time: {event.title}", template="event_changed",
                            dedupe_key=f"event-changed:{reg.id}:{event.sequence}", event=event, when=event_when(event),
                            link=external_url("community.event", event_id=event.id),
-                           attachments=[_ics_attachment(event, include_join=True)])
+                           attachments=[_ics_attachment(
+                               event, include_join=reg.status == RegistrationStatus.REGISTERED)])
                 reg.reminded_at = None  # remind again before the new time
     return event
 
@@ -744,9 +761,14 @@ def schedule_meetings(*, actor: User, months: int = 12, today: date | None = Non
     return created, existing
 
 
+def can_see_event(event: Event, viewer: Any) -> bool:
+    """Public events for everyone; members-only ones for members (and staff)."""
+    return event.public or is_participant(viewer)
+
+
 def get_event(event_id: int, viewer: Any) -> Event:
     event = db.session.get(Event, event_id)
-    if event is None or (not event.public and not is_participant(viewer)):
+    if event is None or not can_see_event(event, viewer):
         raise NotFound("No such event.")
     return event
 
@@ -862,7 +884,9 @@ def _promote_waitlist(event: Event) -> list[Registration]:
         return []
     db.session.expire(event, ["registrations"])
     taken = sum(1 for r in event.registrations if r.status == RegistrationStatus.REGISTERED)
-    waiting = sorted((r for r in event.registrations if r.status == RegistrationStatus.WAITLISTED),
+    # A deactivated account never takes a freed seat from someone who can come.
+    waiting = sorted((r for r in event.registrations
+                      if r.status == RegistrationStatus.WAITLISTED and r.user.active),
                      key=lambda r: (r.queued_at, r.id))
     free = len(waiting) if event.capacity is None else max(0, event.capacity - taken)
     moved = waiting[:free]
@@ -988,8 +1012,8 @@ def get_resource(resource_id: int, viewer: Any) -> Resource:
     row = db.session.get(Resource, resource_id)
     if row is None:
         raise NotFound("No such resource.")
-    if row.members_only and not is_participant(viewer):
-        raise PermissionDenied("This resource is for community members. Sign in with a member account.")
+    if row.members_only and not is_participant(viewer):  # for others it does not exist (404, not 403)
+        raise NotFound("No such resource.")
     return row
 
 
@@ -1008,7 +1032,7 @@ def search_resources(viewer: Any, *, query: str = "", topic: str = "", kind: str
 
     def matches(row: Resource) -> bool:
         text = " ".join([row.title, row.description, " ".join(row.topics or []), row.filename,
-                         row.event.title if row.event else ""]).lower()
+                         row.event.title if row.event and can_see_event(row.event, viewer) else ""]).lower()
         return all(w in text for w in words) and (not wanted or wanted in (row.topics or []))
 
     return [r for r in rows if matches(r)]

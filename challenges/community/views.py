@@ -203,6 +203,7 @@ def group(slug: str):
     return render_template("community/group.html", group=found, membership=services.group_membership(found, me),
                            is_participant=services.is_participant(me), is_member=bool(me and me.has_role(Role.MEMBER)),
                            can_announce=services.can_announce(me, found), announcements=services.announcements(found),
+                           roster=services.roster(found) if services.is_participant(me) else [],
                            form=ConfirmForm(), announce_form=AnnouncementForm(), markdown=render_markdown)
 
 
@@ -240,7 +241,7 @@ def announce(slug: str):
     return render_template("community/group.html", group=found, membership=services.group_membership(found, me),
                            is_participant=True, is_member=me.has_role(Role.MEMBER), can_announce=True,
                            announcements=services.announcements(found), form=ConfirmForm(), announce_form=form,
-                           extra_errors=extra, markdown=render_markdown), 400
+                           roster=services.roster(found), extra_errors=extra, markdown=render_markdown), 400
 
 
 # --- events -------------------------------------------------------------------------------
@@ -273,9 +274,10 @@ def registration(event_id: int):
     if not ConfirmForm().validate_on_submit():
         raise ValidationFailed("The form expired; reload the page and try again.")
     if request.form.get("action") == "cancel":
-        services.cancel_registration(actor=_me(), event=found)
+        reg = services.cancel_registration(actor=_me(), event=found)
         db.session.commit()
-        flash("Your registration is cancelled.", "info")
+        flash("Your registration is cancelled." if reg is not None else "You were not registered for this event.",
+              "info")
     else:
         reg = services.register(actor=_me(), event=found)
         db.session.commit()
