@@ -95,7 +95,8 @@ def test_a_moved_event_tells_the_waitlist_too_without_the_join_link(db, staff):
     community.register(actor=waiting, event=event)
     later = utcnow() + timedelta(days=8)
     community.save_event(actor=staff, event=event, title="Meet-up", summary="", agenda_md="", speakers="",
-                         starts=format_local_iso(later, "UTC"), ends=format_local_iso(later + timedelta(hours=1), "UTC"),
+                         starts=format_local_iso(later, "UTC"),
+                         ends=format_local_iso(later + timedelta(hours=1), "UTC"),
                          timezone="UTC", location="Online", join_url="https://meet.example.gov/secret", capacity=1,
                          public=True)
     db.session.commit()
