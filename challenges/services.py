@@ -98,8 +98,19 @@ def can_edit(challenge: Challenge, section: str, phase: Phase | None = None) -> 
     return (phase is not None and section in ("form", "rubric")
             and challenge.status_enum in (ChallengeStatus.PUBLISHED, ChallengeStatus.CLOSED, ChallengeStatus.JUDGING)
             and phase.id is not None and phase.opens_at > utcnow()
+            and _added_after_publication(challenge, phase)
             and db.session.execute(select(func.count()).select_from(_SUBMISSIONS).where(
                 _SUBMISSIONS.c.phase_id == phase.id)).scalar_one() == 0)
+
+
+def _added_after_publication(challenge: Challenge, phase: Phase) -> bool:
+    """Whether the phase came after the challenge was approved (the audit log dates it): only such a
+    round was never part of what a second staff member approved, so only it may still be built."""
+    if challenge.published_at is None or phase.order == min(p.order for p in challenge.phases):
+        return False
+    return db.session.execute(select(audit.AuditEvent.id).where(
+        audit.AuditEvent.action == "phase.created", audit.AuditEvent.object_type == "phase",
+        audit.AuditEvent.object_id == str(phase.id), audit.AuditEvent.at > challenge.published_at)).first() is not None
 
 
 # The applications table, named without importing the submissions package (it depends on this one).
@@ -393,6 +404,8 @@ def delete_phase(*, actor: User, phase: Phase) -> None:
     require_staff(actor)
     challenge = phase.challenge
     ensure_editable(challenge, "form", phase)  # removing a phase removes its form and rubric too
+    if len(challenge.phases) == 1:
+        raise Conflict("A challenge needs at least one phase: add another before deleting this one.")
     challenge.phases.remove(phase)
     db.session.flush()
     audit.record(actor=actor, action="phase.deleted", object_type="phase", object_id=phase.id,

@@ -406,13 +406,14 @@ def test_save_phase_published_keeps_key(staff, db):
 def test_delete_phase_draft_audits_and_published_refused(staff, db):
     draft = make_challenge(author=staff, slug="draft-one")
     published = make_challenge(author=staff, slug="pub-one", publish=True)
+    spare = _save_phase(staff, draft)
 
-    services.delete_phase(actor=staff, phase=draft.phases[0])
+    services.delete_phase(actor=staff, phase=spare)
     db.session.commit()
     with pytest.raises(Conflict, match="form section cannot be changed while the challenge is published"):
         services.delete_phase(actor=staff, phase=published.phases[0])
 
-    assert _reload(db, Challenge, draft.id).phases == []
+    assert [p.key for p in _reload(db, Challenge, draft.id).phases] == ["phase-1"]
     assert "phase.deleted" in _actions(db)
 
 
@@ -1242,3 +1243,22 @@ def test_a_round_added_after_publication_is_built_until_it_opens(staff, db):
                         closes_local=FUTURE + timedelta(days=50))
     services.delete_phase(actor=staff, phase=spare)  # added by mistake, nobody applied: it can go
     assert [p.key for p in challenge.phases] == [first.key, "pilots"]
+
+
+def test_only_a_round_added_after_approval_unlocks(staff, db):
+    """A phase that was part of what was approved stays locked even before it opens (moving its date
+    does not unlock it), and a challenge never loses its last phase."""
+    from challenges.errors import Conflict
+
+    challenge = make_challenge(author=staff, publish=True, slug="approved-early")
+    first = challenge.phases[0]
+    first.opens_at = NOW + timedelta(days=60)  # published ahead of its opening, or its date moved
+    db.session.commit()
+    assert not services.can_edit(challenge, "form", first)
+    with pytest.raises(Conflict, match="form section cannot be changed"):
+        services.save_field(actor=staff, phase=first, key="late", label="Late", type="text")
+    with pytest.raises(Conflict):
+        services.delete_phase(actor=staff, phase=first)
+    draft = make_challenge(author=staff, slug="lonely")
+    with pytest.raises(Conflict, match="at least one phase"):
+        services.delete_phase(actor=staff, phase=draft.phases[0])

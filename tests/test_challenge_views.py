@@ -275,3 +275,21 @@ def test_the_apply_button_comes_before_the_long_text(client, db):
     page = client.get("/challenges/apply-first").text
     assert page.count('href="/vendor/apply/apply-first/phase-1"') == 1
     assert page.index('href="/vendor/apply/apply-first/phase-1"') < page.index("Official rules")
+
+
+def test_overview_says_a_later_round_can_still_be_built(client, db, login_as):
+    from datetime import datetime
+
+    from challenges import services
+
+    staff = login_as("staff")
+    challenge = make_challenge(author=make_user(email="writer@example.gov", roles=("staff",)), publish=True,
+                               slug="two-rounds")
+    services.save_phase(actor=staff, challenge=challenge, key="pilots", name="Pilots",
+                        opens_local=datetime(2031, 1, 6, 9, 0), closes_local=datetime(2031, 2, 6, 17, 0))
+    db.session.commit()
+    page = client.get("/staff/challenges/two-rounds").text
+    first_row = page[page.index(f"{challenge.phases[0].name}: <a"):]
+    later_row = page[page.index("Pilots: <a"):]
+    assert first_row.split("</tr>")[0].endswith("<td>Dates and judging only</td>")
+    assert later_row.split("</tr>")[0].endswith("<td>Yes</td>")

@@ -221,3 +221,44 @@ def test_confirm_after_the_deadline_or_a_withdrawal_keeps_nothing(setup, s3_app,
     db.session.commit()
     assert record.status == "rejected" and "was withdrawn" in record.reject_reason
     assert _objects(s3_app) == [] and submission.working_files() == {}
+
+
+def test_a_direct_upload_to_a_submitted_application_is_kept_as_a_change(setup, s3_app, db, client, login_as):
+    """The confirm answer says "kept" for a file waiting as an unsubmitted change, not "refused"."""
+    vendor, submission = setup
+    first = subs.begin_direct_upload(actor=vendor, submission=submission, field_key="deck", filename="deck.pdf",
+                                     content_type="application/pdf", size=len(PDF_BYTES))
+    _post(first, PDF_BYTES)
+    subs.confirm_upload(actor=vendor, submission=submission, file_id=first["file_id"])
+    subs.save_answers(actor=vendor, submission=submission, answers={"summary": "Ours."})
+    subs.accept_rules(actor=vendor, submission=submission, rules_version=submission.phase.challenge.rules_version)
+    subs.submit(actor=vendor, submission=submission)
+    db.session.commit()
+    login_as(vendor)
+    plan = client.post(f"/vendor/applications/{submission.id}/files/deck/direct",
+                       json={"filename": "deck2.pdf", "content_type": "application/pdf", "size": len(PDF_BYTES) + 3})
+    body = plan.get_json()
+    _post(body, PDF_BYTES + b"%v2")
+    done = client.post(f"/vendor/applications/{submission.id}/uploads/{body['file_id']}/confirm", json={})
+    assert done.status_code == 200 and done.get_json()["stored"] is True
+    db.session.expire_all()
+    assert db.session.get(SubmissionFile, body["file_id"]).status == "draft"
+    assert submission.current_files()["deck"].id == first["file_id"]  # judges still see the submitted one
+
+
+def test_the_hash_job_keeps_nothing_on_an_application_withdrawn_meanwhile(setup, s3_app, db, monkeypatch):
+    from challenges import jobs
+
+    vendor, submission = setup
+    monkeypatch.setattr(subs, "HASH_IN_JOB_BYTES", 10)
+    plan = subs.begin_direct_upload(actor=vendor, submission=submission, field_key="deck", filename="deck.pdf",
+                                    content_type="application/pdf", size=len(PDF_BYTES))
+    _post(plan, PDF_BYTES)
+    assert subs.confirm_upload(actor=vendor, submission=submission, file_id=plan["file_id"]).status == "checking"
+    subs.withdraw(actor=vendor, submission=submission, reason="Pulled out")
+    db.session.commit()
+    jobs.dispatch_committed()
+    db.session.expire_all()
+    record = db.session.get(SubmissionFile, plan["file_id"])
+    assert record.status == "rejected" and "withdrawn" in record.reject_reason
+    assert _objects(s3_app) == []

@@ -393,3 +393,15 @@ def test_after_submitting_the_judge_is_led_to_the_next_entry(client, login_as, d
     client.post(f"/judging/entries/{second.id}", data={"score-quality": "3", "score-impact": "3", "action": "submit"})
     last = client.get(f"/judging/entries/{second.id}").text
     assert "Next entry to review" not in last and "every entry there is reviewed" in last
+
+
+def test_the_conflict_page_no_longer_offers_a_disqualified_entry(client, login_as, db, staff, phase, entries):
+    judge = make_judge(phase, "declarer@agency.gov")
+    make_assignment(judge, entries[0])
+    make_assignment(judge, entries[1])
+    subs.disqualify(actor=staff, submission=entries[1], reason="Late paperwork")
+    db.session.commit()
+    assert [a.submission_id for a in judging.queue(judge.user)[0][1]] == [entries[0].id]
+    login_as(judge.user)
+    page = client.get(f"/judging/panels/{judge.id}/conflicts").text
+    assert entries[0].public_code in page and entries[1].public_code not in page

@@ -124,3 +124,37 @@ def test_a_draft_application_is_edited_in_place(db):
                              stream=io.BytesIO(PDF_BYTES + b"% d2\n"))
     assert submission.answers == {"summary": "Draft two."} and submission.draft_answers is None
     assert newer.status == "stored" and deck.status == "replaced" and not submission.has_unsubmitted_changes
+
+
+def test_editing_back_and_submitting_again_is_the_same_receipt(db, submitted):
+    _phase, vendor, submission, _deck = submitted
+    first = db.session.execute(select(Receipt).where(Receipt.submission_id == submission.id)).scalar_one()
+    subs.save_answers(actor=vendor, submission=submission, answers={"summary": "Wobble."})
+    subs.save_answers(actor=vendor, submission=submission, answers={"summary": "Our solution."})
+    assert submission.version == submission.submitted_version
+    assert subs.submit(actor=vendor, submission=submission).id == first.id  # nothing new was submitted
+
+
+def test_only_owners_are_offered_withdrawal(client, login_as, db, submitted):
+    from challenges.submissions.models import Membership
+
+    _phase, _vendor, submission, _deck = submitted
+    helper = make_user(email="helper@vendor.com", roles=("vendor",))
+    db.session.add(Membership(organization_id=submission.organization_id, user_id=helper.id, role="contributor"))
+    db.session.commit()
+    login_as(helper)
+    page = client.get(f"/vendor/applications/{submission.id}").text
+    assert "Withdraw application" not in page and "Only an owner of" in page
+
+
+def test_resubmitting_refreshes_the_score_sheets(db, submitted):
+    from challenges.judging import sheets
+
+    phase, vendor, submission, _deck = submitted
+    staff = make_user(email="sheets@example.gov", roles=("staff",))
+    subs.save_answers(actor=vendor, submission=submission, answers={"summary": "Pending edit."})
+    before = sheets.request_sheets(actor=staff, phase=phase)
+    db.session.commit()
+    subs.submit(actor=vendor, submission=submission)  # the edit now reaches judges: a new sheet
+    after = sheets.request_sheets(actor=staff, phase=phase)
+    assert after.id != before.id

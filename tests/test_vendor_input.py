@@ -281,3 +281,21 @@ def test_the_grace_window_finishes_applications_under_way_but_starts_none(client
     assert "This phase is not accepting applications now." in client.get("/vendor/apply/grace/phase-1").text
     receipt = subs.submit(actor=vendor, submission=under_way)  # the application already under way arrives
     assert receipt.received_at > phase.closes_at and under_way.status == "submitted"
+
+
+def test_an_older_unused_invitation_cannot_bring_a_removed_member_back(db):
+    owner = make_user(email="chief@twice.com", roles=("vendor",))
+    org = subs.save_organization(actor=owner, legal_name="Twice Co")
+    subs.invite(actor=owner, organization=org, email="alice@twice.com", role="owner")  # sent by mistake
+    subs.invite(actor=owner, organization=org, email="alice@twice.com", role="contributor")
+    db.session.commit()
+    links = [m.body_text.split("/vendor/invitations/")[1].split()[0] for m in db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.to_addr == "alice@twice.com").order_by(OutboxMessage.id)).scalars()]
+    alice = make_user(email="alice@twice.com", roles=())
+    subs.accept_invitation(actor=alice, token=links[1])
+    assert subs.pending_invitations(org) == []  # the other invitation is spent too
+    subs.remove_member(actor=owner, organization=org, user_id=alice.id)
+    db.session.commit()
+    with pytest.raises(ValidationFailed, match="already used"):
+        subs.accept_invitation(actor=alice, token=links[0])
+    assert [m.user_id for m in org.memberships] == [owner.id]

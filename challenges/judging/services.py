@@ -1042,7 +1042,8 @@ def queue(user: User) -> list[tuple[PanelMember, list[Assignment]]]:
     out = []
     for member in memberships_of(user):
         conflicts = conflicted_entries(member)
-        live = [a for a in _live_assignments(member.phase_id, member_id=member.id) if a.submission_id not in conflicts]
+        live = [a for a in _live_assignments(member.phase_id, member_id=member.id)
+                if a.submission_id not in conflicts and a.submission.status == "submitted"]
         live.sort(key=lambda a: (a.review is not None and a.review.status == "submitted",
                                  a.submission.public_code or ""))
         out.append((member, live))

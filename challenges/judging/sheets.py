@@ -30,7 +30,8 @@ def request_sheets(*, actor: Any, phase: Phase) -> jobs.Job:
     """Enqueue (or find) the sheets job for the current entries and rubric."""
     rubric = phase.rubric
     entries = services.entries(phase)
-    fingerprint = hashlib.sha256(repr(([(e.id, e.version) for e in entries], phase.blind,
+    # The submitted version: what a sheet prints (edits not yet submitted again do not reach judges).
+    fingerprint = hashlib.sha256(repr(([(e.id, e.submitted_version) for e in entries], phase.blind,
                                        SHEET_VERSION,
                                        [(c.key, c.name, c.weight, c.scale_min, c.scale_max, c.step, c.anchors,
                                          c.required, c.independent)

@@ -201,6 +201,11 @@ def accept_invitation(*, actor: User, token: str, max_age: int = 14 * 24 * 3600)
     if invitation.accepted_at is None:
         invitation.accepted_at = utcnow()
         audit.record(actor=actor, action="organization.joined", obj=organization, details={"role": invitation.role})
+    # Any other invitation to this address is spent too: an older one (perhaps as owner) must not bring
+    # the person back after an owner removes them.
+    for other in pending_invitations(organization):
+        if other.email == invitation.email:
+            other.accepted_at = invitation.accepted_at
     db.session.flush()
     return organization
 
@@ -226,6 +231,9 @@ def remove_member(*, actor: User, organization: Organization, user_id: int) -> N
     if target.role == "owner" and len(_owners(organization)) == 1:
         raise Conflict("The organisation needs at least one owner: make someone else an owner first.")
     email = target.user.email
+    for waiting in pending_invitations(organization):  # no link left that lets them back in
+        if waiting.email == email:
+            db.session.delete(waiting)
     organization.memberships.remove(target)
     db.session.delete(target)
     db.session.flush()
@@ -385,12 +393,14 @@ def save_answers(*, actor: User, submission: Submission, answers: dict[str, Any]
     if errors:
         raise ValidationFailed("Some answers need fixing; your previous draft is unchanged.", errors)
     if cleaned != before:
+        submission.version += 1
         if submission.status == SubmissionStatus.SUBMITTED.value:
             # The submitted answers stay what staff and judges see until the vendor submits again.
             submission.draft_answers = None if cleaned == (submission.answers or {}) else cleaned
+            if not submission.has_unsubmitted_changes:  # edited back: exactly the submitted version again
+                submission.version = submission.submitted_version or submission.version
         else:
             submission.answers = cleaned
-        submission.version += 1
     db.session.flush()
     return submission
 
@@ -737,6 +747,8 @@ def _store(record: SubmissionFile, digest: str, *, actor: Any, now: datetime) ->
     """Keep a checked file. On a submitted application it waits as a "draft" file until the vendor
     submits again; the submitted file stays what staff and judges see."""
     submission = record.submission
+    if submission.status not in LIVE:  # one rule for every way a file arrives
+        raise Conflict(f"This application was {submission.status}; nothing can be added to it.")
     previous = submission.working_files().get(record.field_key)
     if previous is record:
         previous = None
@@ -759,6 +771,10 @@ def hash_file(job: Any = None, *, file_id: int) -> dict[str, Any]:
     if record is None or record.status != "checking":
         return {"skipped": True}
     uploader = db.session.get(User, record.uploaded_by_id)
+    if record.submission.status not in LIVE:  # withdrawn or disqualified while the job waited
+        _reject(record, f"This application was {record.submission.status}; the file was not kept.", actor=uploader)
+        db.session.commit()
+        return {"stored": False}
     try:
         digest = get_storage().sha256(record.storage_key)
     except StorageError:

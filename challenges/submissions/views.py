@@ -264,7 +264,7 @@ def _application_page(submission, form: FlaskForm, errors: dict[str, str], value
         missing=services.missing_items(submission), percent=services.completeness(submission),
         can_change=services.can_change(submission), files=submission.working_files(),
         rules_form=RulesForm(rules_version=submission.phase.challenge.rules_version), reason_form=ReasonForm(),
-        direct=get_storage().kind == "s3",
+        direct=get_storage().kind == "s3", is_owner=services.is_owner(current_user, submission.organization),
         checking={f.field_key: f for f in submission.files if f.status == "checking"},
         receipts=db.session.execute(select(Receipt).where(Receipt.submission_id == submission.id)
                                     .order_by(Receipt.version.desc())).scalars().all(),
@@ -350,7 +350,7 @@ def confirm_upload(submission_id: int, file_id: int):
     db.session.commit()
     if record.status == "checking":
         return {"stored": False, "checking": True, "name": record.display_name, "size": record.size}
-    if record.status != "stored":
+    if record.status not in ("stored", "draft"):  # "draft": kept as an unsubmitted change of a submitted entry
         return {"stored": False, "error": record.reject_reason, "errors": {record.field_key: record.reject_reason}}, 400
     return {"stored": True, "name": record.display_name, "size": record.size, "sha256": record.sha256}
 
