@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -14,7 +16,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .models import FIELD_TYPES, PRIMARY_METHODS
 from .services import KNOWN_MIME_TYPES
@@ -95,8 +97,14 @@ class FieldForm(FlaskForm):
                             description="For select and multi-select fields.")
     accept = SelectMultipleField("Allowed file types", choices=list(KNOWN_MIME_TYPES.items()),
                                  validate_choice=False)
-    max_mb = FloatField("Maximum file size (MB)", validators=[Optional(), NumberRange(min=0)])
+    max_mb = FloatField("Maximum file size (MB)",
+                        validators=[Optional(), NumberRange(min=0, max=5120, message="Enter 0 to 5,120 MB (5 GB).")])
     identifying = BooleanField("Identifies the applicant (hidden from judges in blind judging)")
+
+    def validate_max_mb(self, field: FloatField) -> None:
+        """'nan' and 'inf' parse as floats and slip past NumberRange."""
+        if field.data is not None and not math.isfinite(field.data):
+            raise ValidationError("Enter a number of MB, such as 25.")
 
 
 class CriterionForm(FlaskForm):

@@ -6,6 +6,7 @@ import io
 import json
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from challenges.audit import AuditEvent
@@ -293,3 +294,13 @@ def test_overview_says_a_later_round_can_still_be_built(client, db, login_as):
     later_row = page[page.index("Pilots: <a"):]
     assert first_row.split("</tr>")[0].endswith("<td>Dates and judging only</td>")
     assert later_row.split("</tr>")[0].endswith("<td>Yes</td>")
+
+
+@pytest.mark.parametrize(("raw", "message"), [("inf", "Enter 0 to 5,120 MB"), ("nan", "Enter a number of MB"),
+                                              ("1e999", "Enter 0 to 5,120 MB")])
+def test_file_size_must_be_a_real_number_of_megabytes(client, db, login_as, raw, message):
+    challenge = make_challenge(slug="sizes")
+    login_as("staff")
+    page = client.post(f"/staff/challenges/sizes/phases/{challenge.phases[0].id}/form", data={
+        "key": "video", "label": "Video", "type": "file", "accept": ["video/mp4"], "max_mb": raw})
+    assert page.status_code == 400 and message in page.text
