@@ -236,8 +236,10 @@ def test_admin_grants_role_and_deactivates(client, db, login_as):
     client.post(f"/admin/users/{target.id}/roles", data={"role": "judge", "action": "grant"})
     db.session.expire_all()
     assert target.has_role("judge") and not target.has_role("admin")
-    refused = client.post(f"/admin/users/{target.id}/active", data={"reason": ""})
-    assert refused.status_code == 400 and b"Say why" in refused.data
+    refused = client.post(f"/admin/users/{target.id}/active", data={"reason": "  "})
+    # The account page again, the message on the Reason field and in the summary, not a bare error page.
+    assert refused.status_code == 400 and "Say why this account is deactivated." in refused.text
+    assert "There is a problem" in refused.text and "Account status" in refused.text
     client.post(f"/admin/users/{target.id}/active", data={"reason": "Left the company"})
     db.session.expire_all()
     assert target.active is False

@@ -223,7 +223,11 @@ def users():
 @admin_bp.route("/users/<int:user_id>")
 @admin_required
 def user_detail(user_id: int):
-    user = services.get_user(user_id)
+    return _user_page(services.get_user(user_id))
+
+
+def _user_page(user, active_form: ActiveForm | None = None, extra: dict[str, str] | None = None):
+    """The account page; after a refused change it comes back with the form's errors (400)."""
     from sqlalchemy import select
 
     from ..audit import AuditEvent
@@ -234,8 +238,10 @@ def user_detail(user_id: int):
         .order_by(AuditEvent.seq.desc())
         .limit(50)
     ).scalars()
+    failed = active_form is not None
     return render_template("admin/user_detail.html", user=user, role_form=RoleForm(),
-                           active_form=ActiveForm(active=user.active), events=list(events))
+                           active_form=active_form or ActiveForm(active=user.active), events=list(events),
+                           extra_errors=extra or {}), 400 if failed else 200
 
 
 @admin_bp.route("/users/<int:user_id>/roles", methods=["POST"])
@@ -262,8 +268,13 @@ def user_active(user_id: int):
     user = services.get_user(user_id)
     form = ActiveForm()
     if not form.validate_on_submit():
-        raise ValidationFailed("Check the form.", {k: v[0] for k, v in form.errors.items()})
-    services.set_active(actor=current_user, user=user, active=bool(form.active.data), reason=form.reason.data or "")
+        return _user_page(user, form)
+    try:
+        services.set_active(actor=current_user, user=user, active=bool(form.active.data),
+                            reason=form.reason.data or "")
+    except ValidationFailed as exc:  # the reason is missing: say so on its field, keep what was typed
+        db.session.rollback()
+        return _user_page(user, form, attach_errors(form, exc))
     db.session.commit()
     flash(f"{user.email} is {'active' if user.active else 'deactivated'}.", "success")
     return redirect(url_for("admin.user_detail", user_id=user.id))
