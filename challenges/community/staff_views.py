@@ -44,14 +44,22 @@ def _get(model, object_id: int):
     return row
 
 
-@bp.route("/")
-@staff_required
-def index():
+def _index_page(exception_form: ExceptionForm | None = None, extra: dict[str, str] | None = None):
+    """The administration page; a refused exception comes back on it with what was typed."""
+    exception_form = exception_form or ExceptionForm()
     return render_template("community/staff/index.html", subscribers=services.subscribers(state="subscribed"),
                            newsletters=services.newsletters()[:5], groups=services.groups(include_inactive=True),
                            events=services.upcoming_events(_me(), limit=5), pool=services.judge_pool(),
                            exceptions=services.list_exceptions(), schedule_form=ScheduleForm(),
-                           exception_form=ExceptionForm(), when=services.event_when)
+                           exception_form=exception_form, exception_errors=extra or {},
+                           when=services.event_when), (
+        400 if exception_form.errors or extra else 200)
+
+
+@bp.route("/")
+@staff_required
+def index():
+    return _index_page()
 
 
 @bp.route("/exceptions", methods=["POST"])
@@ -63,11 +71,7 @@ def grant_exception():
     if row is not None:
         flash(f"{row.email} may now join the community.", "success")
         return redirect(url_for("community_staff.index"))
-    for name, errors in form.errors.items():
-        extra.setdefault(name, " ".join(errors))
-    for message in extra.values():
-        flash(message, "error")
-    return redirect(url_for("community_staff.index"))
+    return _index_page(form, extra)
 
 
 @bp.route("/subscribers")
@@ -183,11 +187,35 @@ def group_lead(group_id: int):
 # --- events -------------------------------------------------------------------------------
 
 
+def _events_page(schedule_form: ScheduleForm | None = None, extra: dict[str, str] | None = None):
+    schedule_form = schedule_form or ScheduleForm()
+    return render_template("community/staff/events.html", upcoming=services.upcoming_events(_me()),
+                           past=services.past_events(_me()), when=services.event_when, schedule_form=schedule_form,
+                           schedule_errors=extra or {}), 400 if schedule_form.errors or extra else 200
+
+
 @bp.route("/events")
 @staff_required
 def events():
-    return render_template("community/staff/events.html", upcoming=services.upcoming_events(_me()),
-                           past=services.past_events(_me()), when=services.event_when, schedule_form=ScheduleForm())
+    return _events_page()
+
+
+def _event_page(row: Event | None, form: EventForm, extra: dict[str, str], *,
+                cancel_form: CancelEventForm | None = None, cancel_errors: dict[str, str] | None = None):
+    cancel_form = cancel_form or CancelEventForm()
+    failed = form.errors or extra or cancel_form.errors or cancel_errors
+    return render_template("community/staff/event.html", form=form, event=row, extra_errors=extra,
+                           cancel_form=cancel_form, cancel_errors=cancel_errors or {},
+                           when=services.event_when), 400 if failed else 200
+
+
+def _event_form(row: Event | None, *, as_saved: bool) -> EventForm:
+    """The event form: as posted, or as saved (times in the event's own zone)."""
+    form = EventForm(formdata=None, obj=row) if as_saved else EventForm(obj=row)
+    if as_saved and row is not None:
+        form.starts.data = format_local_iso(row.starts_at, row.timezone)
+        form.ends.data = format_local_iso(row.ends_at, row.timezone)
+    return form
 
 
 @bp.route("/events/new", methods=["GET", "POST"])
@@ -195,10 +223,7 @@ def events():
 @staff_required
 def event(event_id: int | None = None):
     row = _get(Event, event_id) if event_id else None
-    form = EventForm(obj=row)
-    if request.method == "GET" and row is not None:
-        form.starts.data = format_local_iso(row.starts_at, row.timezone)
-        form.ends.data = format_local_iso(row.ends_at, row.timezone)
+    form = _event_form(row, as_saved=request.method == "GET")
     saved, extra = submit_form(form, lambda: services.save_event(
         actor=_me(), title=form.title.data, summary=form.summary.data, agenda_md=form.agenda_md.data,
         speakers=form.speakers.data, starts=form.starts.data, ends=form.ends.data, timezone=form.timezone.data,
@@ -207,9 +232,7 @@ def event(event_id: int | None = None):
     if saved is not None:
         flash(f"Event “{saved.title}” saved.", "success")
         return redirect(url_for("community_staff.event", event_id=saved.id))
-    return render_template("community/staff/event.html", form=form, event=row, extra_errors=extra,
-                           cancel_form=CancelEventForm(), when=services.event_when), (
-        400 if form.errors or extra else 200)
+    return _event_page(row, form, extra)
 
 
 @bp.route("/events/<int:event_id>/cancel", methods=["POST"])
@@ -218,11 +241,9 @@ def cancel_event(event_id: int):
     row = _get(Event, event_id)
     form = CancelEventForm()
     done, extra = submit_form(form, lambda: services.cancel_event(actor=_me(), event=row, reason=form.reason.data))
-    if done is None:
-        for message in [*extra.values(), *(" ".join(e) for e in form.errors.values())]:
-            flash(message, "error")
-    else:
-        flash("The event is cancelled and registrants have been told.", "success")
+    if done is None:  # the event form shows the event as saved; the reason typed stays in its box
+        return _event_page(row, _event_form(row, as_saved=True), {}, cancel_form=form, cancel_errors=extra)
+    flash("The event is cancelled and registrants have been told.", "success")
     return redirect(url_for("community_staff.event", event_id=row.id))
 
 
@@ -232,11 +253,9 @@ def schedule_meetings():
     form = ScheduleForm()
     result, extra = submit_form(form, lambda: services.schedule_meetings(actor=_me(), months=form.months.data))
     if result is None:
-        for message in [*extra.values(), *(" ".join(e) for e in form.errors.values())]:
-            flash(message, "error")
-    else:
-        created, existing = result
-        flash(f"{len(created)} meetings created; {len(existing)} were already scheduled.", "success")
+        return _events_page(form, extra)
+    created, existing = result
+    flash(f"{len(created)} meetings created; {len(existing)} were already scheduled.", "success")
     return redirect(url_for("community_staff.events"))
 
 
@@ -291,12 +310,18 @@ def delete_resource(resource_id: int):
 # --- pages --------------------------------------------------------------------------------
 
 
+def _about_page(steering_form: SteeringForm | None = None, extra: dict[str, str] | None = None):
+    steering_form = steering_form or SteeringForm()
+    return render_template("community/staff/about.html", sections=services.about_sections(),
+                           committee=services.steering_committee(), steering_form=steering_form,
+                           steering_errors=extra or {}, delete_form=ConfirmForm()), (
+        400 if steering_form.errors or extra else 200)
+
+
 @bp.route("/about", methods=["GET"])
 @staff_required
 def about():
-    return render_template("community/staff/about.html", sections=services.about_sections(),
-                           committee=services.steering_committee(), steering_form=SteeringForm(),
-                           delete_form=ConfirmForm())
+    return _about_page()
 
 
 @bp.route("/pages/<slug>", methods=["GET", "POST"])
@@ -328,10 +353,8 @@ def steering(member_id: int | None = None):
     if saved is not None:
         flash(f"{saved.name} saved to the steering committee.", "success")
         return redirect(url_for("community_staff.about"))
-    if request.method == "POST" and row is None:
-        for message in [*extra.values(), *(" ".join(e) for e in form.errors.values())]:
-            flash(message, "error")
-        return redirect(url_for("community_staff.about"))
+    if request.method == "POST" and row is None:  # the add form lives on the About page
+        return _about_page(form, extra)
     return render_template("community/staff/steering.html", form=form, member=row, extra_errors=extra), (
         400 if form.errors or extra else 200)
 

@@ -157,3 +157,19 @@ def test_community_pages_are_accessible(browse, app, db):
     office.visit("/staff/community/events/new")
     office.submit("Save event")  # errors on the event form
     assert "There is a problem" in office.page.content()
+    # Forms on list pages come back on their page with what was typed (checked with axe in the error state).
+    office.visit("/staff/community/")
+    office.page.get_by_label("Email address").fill("lead@mission-contractor.com")
+    office.submit("Grant exception")
+    assert "Reason: Give a reason." in office.page.content()
+    assert office.page.get_by_label("Email address").input_value() == "lead@mission-contractor.com"
+    office.visit("/staff/community/events")
+    office.page.get_by_label("Months ahead").fill("500")
+    office.submit("Schedule meetings")
+    assert "There is a problem" in office.page.content()
+    assert office.page.get_by_label("Months ahead").input_value() == "500"
+    office.visit(f"/staff/community/events/{event.id}")
+    office.page.once("dialog", lambda dialog: dialog.accept())  # "Cancel this event…?"
+    office.submit("Cancel event")
+    assert "There is a problem" in office.page.content()
+    assert office.page.get_by_label("Title").first.input_value() == event.title
