@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from .accounts.permissions import staff_required
 from .audit import AuditEvent
-from .extensions import db
+from .extensions import contains_text, db
 from .timezones import TimezoneError, local_to_utc
 
 bp = Blueprint("audit", __name__, url_prefix="/staff/audit")
@@ -32,13 +32,13 @@ def index():
     keys = ("action", "object_type", "object_id", "actor", "since", "until")
     filters = {k: (args.get(k) or "").strip() for k in keys}
     if filters["action"]:
-        stmt = stmt.where(AuditEvent.action.like(f"{filters['action']}%"))
+        stmt = stmt.where(AuditEvent.action.startswith(filters["action"], autoescape=True))
     if filters["object_type"]:
         stmt = stmt.where(AuditEvent.object_type == filters["object_type"])
     if filters["object_id"]:
         stmt = stmt.where(AuditEvent.object_id == filters["object_id"])
     if filters["actor"]:
-        stmt = stmt.where(func.lower(AuditEvent.actor_email).like(f"%{filters['actor'].lower()}%"))
+        stmt = stmt.where(contains_text(AuditEvent.actor_email, filters["actor"]))
     errors: dict[str, str] = {}
     for key, op in (("since", "ge"), ("until", "lt")):
         if filters[key]:

@@ -8,7 +8,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import MetaData, event, update
+from sqlalchemy import ColumnElement, MetaData, event, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -39,6 +39,12 @@ def lock_row(obj: Base) -> None:
     requests cannot both see room."""
     model = type(obj)
     db.session.execute(update(model).where(model.id == obj.id).values(id=model.id))  # type: ignore[attr-defined]
+
+
+def contains_text(column: ColumnElement, query: str) -> ColumnElement[bool]:
+    """Case-insensitive "contains" for search boxes. % and _ are matched as themselves: typed into a
+    search they are text, not wildcards (a search for "100%" must not list everything)."""
+    return func.lower(column).contains(query.strip().lower(), autoescape=True)
 
 
 @event.listens_for(Engine, "connect")

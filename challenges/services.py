@@ -21,7 +21,7 @@ from sqlalchemy import table as sa_table
 from . import audit
 from .accounts.models import Role, User
 from .errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from .extensions import db
+from .extensions import contains_text, db
 from .models import (
     FIELD_TYPES,
     PRIMARY_METHODS,
@@ -929,14 +929,8 @@ def list_public_challenges(
     if agency:
         stmt = stmt.where(Challenge.agency == agency)
     if query.strip():
-        like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Challenge.title).like(like),
-                func.lower(Challenge.summary).like(like),
-                func.lower(Challenge.agency).like(like),
-            )
-        )
+        stmt = stmt.where(or_(contains_text(Challenge.title, query), contains_text(Challenge.summary, query),
+                              contains_text(Challenge.agency, query)))
     challenges = list(db.session.execute(stmt.order_by(Challenge.published_at.desc())).scalars())
     if state:
         challenges = [c for c in challenges if public_state(c, now) == state]
@@ -961,6 +955,5 @@ def list_for_staff(*, status: str = "", query: str = "") -> list[Challenge]:
     if status:
         stmt = stmt.where(Challenge.status == status)
     if query.strip():
-        like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(Challenge.title).like(like), func.lower(Challenge.slug).like(like)))
+        stmt = stmt.where(or_(contains_text(Challenge.title, query), contains_text(Challenge.slug, query)))
     return list(db.session.execute(stmt).scalars())

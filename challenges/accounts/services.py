@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from .. import audit, mail
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from ..extensions import db
+from ..extensions import contains_text, db
 from ..links import external_url
 from ..timezones import utcnow
 from .models import Role, User, UserRole
@@ -312,8 +312,7 @@ def get_user(user_id: int) -> User:
 def list_users(*, query: str = "", role: str = "", status: str = "") -> list[User]:
     stmt = select(User).where(User.is_system.is_(False)).order_by(User.email)
     if query:
-        like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(func.lower(User.email).like(like) | func.lower(User.name).like(like))
+        stmt = stmt.where(contains_text(User.email, query) | contains_text(User.name, query))
     if role:
         stmt = stmt.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
     if status == "active":

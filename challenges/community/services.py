@@ -22,7 +22,7 @@ from .. import audit, jobs, mail
 from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ..exports import cell_safe
-from ..extensions import db, lock_row
+from ..extensions import contains_text, db, lock_row
 from ..links import external_url
 from ..markdown import render as render_markdown
 from ..services import require_staff
@@ -209,11 +209,10 @@ def directory(*, query: str = "") -> list[MemberProfile]:
             .join(UserRole, (UserRole.user_id == User.id) & (UserRole.role == Role.MEMBER.value))
             .where(MemberProfile.listed.is_(True), User.active.is_(True)).order_by(func.lower(User.name), User.email))
     if query.strip():
-        like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(User.name).like(like),
-                              MemberProfile.show_organization.is_(True)
-                              & func.lower(MemberProfile.organization).like(like),
-                              MemberProfile.show_interests.is_(True) & func.lower(MemberProfile.interests).like(like)))
+        profile = MemberProfile
+        stmt = stmt.where(or_(contains_text(User.name, query),
+                              profile.show_organization.is_(True) & contains_text(profile.organization, query),
+                              profile.show_interests.is_(True) & contains_text(profile.interests, query)))
     return list(db.session.execute(stmt).scalars())
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from .. import audit, jobs, mail
 from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from ..extensions import db, lock_row
+from ..extensions import contains_text, db, lock_row
 from ..links import external_url, read_invitation, sign_invitation
 from ..models import ChallengeStatus, FormField, Phase
 from ..storage import StorageError, TooLarge, get_storage, new_key, track_new_object
@@ -827,9 +827,7 @@ def list_applications(*, phase: Phase, status: str = "", query: str = "") -> lis
     if status:
         stmt = stmt.where(Submission.status == status)
     if query.strip():
-        like = f"%{query.strip().lower()}%"
-        stmt = stmt.where(func.lower(Organization.legal_name).like(like)
-                          | func.lower(Submission.public_code).like(like))
+        stmt = stmt.where(contains_text(Organization.legal_name, query) | contains_text(Submission.public_code, query))
     return list(db.session.execute(stmt.order_by(Submission.public_code.is_(None), Submission.public_code,
                                                  Submission.id)).scalars())
 
