@@ -228,3 +228,41 @@ def test_simultaneous_awards_keep_one_per_entry_and_the_prize_total(app, db):
     assert len(recorded) == 3  # 10,000 + two of the 40,000 awards fit; the third would pass the total
     assert db.session.get(Challenge, challenge_id).prize_total == 100_000
     assert verify().ok
+
+
+def test_simultaneous_suspicion_checks_record_each_suspicion_once(app, db):
+    """Two staff pressing "check for suspected conflicts" (or a check while judges attest): every
+    suspected judge-organisation pair is recorded, and audited, once."""
+    from challenges.audit import AuditEvent
+    from challenges.judging import services as judging
+    from challenges.judging.models import Conflict
+    from challenges.models import Phase
+    from tests.factories import close_submissions, make_judge
+
+    phase = make_challenge(publish=True, slug="suspicions").phases[0]
+    for n in range(6):
+        vendor = make_user(email=f"owner@vendor{n}.com", roles=("vendor",))
+        make_submission(vendor, phase, organization_name=f"Vendor {n}", submit=True)
+    close_submissions(phase)
+    for n in range(4):  # judge n shares vendor n's email domain
+        make_judge(phase, f"judge@vendor{n}.com")
+    phase_id = phase.id
+    db.session.remove()
+
+    def check(_):
+        with app.app_context():
+            try:
+                found = judging.detect_suspected(_db.session.get(Phase, phase_id))
+                _db.session.commit()
+                return len(found)
+            finally:
+                _db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        created = list(pool.map(check, range(8)))
+    assert sum(created) == 4  # what one check finds, split however the race went
+    pairs = db.session.execute(select(Conflict.panel_member_id, Conflict.organization_id)
+                               .where(Conflict.status == "suspected")).all()
+    assert len(pairs) == len(set(pairs)) == 4
+    assert db.session.execute(select(func.count(AuditEvent.id)).where(AuditEvent.action == "conflict.suspected")
+                              ).scalar_one() == 4

@@ -26,7 +26,7 @@ from ..accounts.models import Role, User, UserRole
 from ..errors import Conflict as ConflictError
 from ..errors import NotFound, PermissionDenied, ValidationFailed
 from ..exports import cell_safe
-from ..extensions import db
+from ..extensions import db, lock_row
 from ..links import external_url, read_invitation, sign_invitation
 from ..models import Challenge, ChallengeStatus, Phase, Rubric
 from ..services import current_rubric, require_staff
@@ -478,10 +478,7 @@ def detect_suspected(phase: Phase, members: list[PanelMember] | None = None) -> 
         orgs_of_user[user_id].append(org_id)
     if not (by_domain or by_name or orgs_of_user):
         return []
-    existing = set(db.session.execute(
-        select(Conflict.panel_member_id, Conflict.organization_id)
-        .where(Conflict.phase_id == phase.id, Conflict.organization_id.is_not(None))).tuples())
-    created = []
+    found: dict[tuple[int, int], list[str]] = defaultdict(list)
     for member in members:
         evidence: dict[int, list[str]] = defaultdict(list)
         for org_id in orgs_of_user.get(member.user_id or -1, []):
@@ -498,13 +495,28 @@ def detect_suspected(phase: Phase, members: list[PanelMember] | None = None) -> 
                 for org_id in by_domain.get(domain, []):
                     evidence[org_id].append(f"declared affiliation “{affiliation}” matches the organisation's domain")
         for org_id, reasons in evidence.items():
-            if (member.id, org_id) in existing:
-                continue
-            conflict = Conflict(phase_id=phase.id, panel_member_id=member.id, organization_id=org_id,
-                                type="organisational", source="suspected", status="suspected",
-                                evidence="; ".join(dict.fromkeys(reasons)))
-            db.session.add(conflict)
-            created.append(conflict)
+            found[member.id, org_id] = reasons
+
+    def known() -> set[tuple[int, int]]:
+        return set(db.session.execute(
+            select(Conflict.panel_member_id, Conflict.organization_id)
+            .where(Conflict.phase_id == phase.id, Conflict.organization_id.is_not(None))).tuples())
+
+    if not found.keys() - known():
+        return []
+    # Something new: serialise on the phase and look again, so two simultaneous checks (two staff, or a
+    # check while a judge attests) cannot both record the same suspicion.
+    lock_row(phase)
+    existing = known()
+    created = []
+    for (member_id, org_id), reasons in found.items():
+        if (member_id, org_id) in existing:
+            continue
+        conflict = Conflict(phase_id=phase.id, panel_member_id=member_id, organization_id=org_id,
+                            type="organisational", source="suspected", status="suspected",
+                            evidence="; ".join(dict.fromkeys(reasons)))
+        db.session.add(conflict)
+        created.append(conflict)
     if created:
         db.session.flush()
         for conflict in created:
