@@ -427,7 +427,7 @@ def _leaderboard_results(phase: Phase, method: str) -> dict:
                                title="Review totals per entry", desc="Each dot is one judge's review total "
                                "(0 to 100) for the entry, in leaderboard order.")
     body = render_template("judging/staff/_leaderboard_results.html", rows=rows, board=board, method=method,
-                           interval=interval, strip=strip)
+                           primary=PRIMARY_COLUMN[method], interval=interval, strip=strip)
     return {"count": len(rows), "seed": board.seed, "body": Markup(body),  # noqa: S704 - rendered autoescaped
             "fingerprint": results.fingerprint(phase, method, scores=scores)}
 
