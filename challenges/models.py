@@ -74,6 +74,8 @@ class Challenge(db.Model):
     status: Mapped[str] = mapped_column(String(20), default=ChallengeStatus.DRAFT.value, index=True)
     review_note: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Everyone who changed the content before approval: none of them may approve it (two-person rule).
+    editor_ids: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

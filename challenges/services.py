@@ -125,6 +125,14 @@ def ensure_editable(challenge: Challenge, section: str, phase: Phase | None = No
         raise Conflict(f"The {section} section cannot be changed while the challenge is {label}.")
 
 
+def start_edit(actor: User, challenge: Challenge, section: str, phase: Phase | None = None) -> None:
+    """Every change to a challenge's content starts here: it must be editable now, and until approval
+    the person is remembered as one of its editors, none of whom may approve it."""
+    ensure_editable(challenge, section, phase)
+    if challenge.approved_at is None and actor.id not in (challenge.editor_ids or []) and not actor.is_system:
+        challenge.editor_ids = [*(challenge.editor_ids or []), actor.id]
+
+
 def _fail_if(errors: dict[str, str], summary: str = "Please correct the errors below.") -> None:
     if errors:
         raise ValidationFailed(summary, errors)
@@ -225,6 +233,7 @@ def create_challenge(
         summary=summary,
         timezone=timezone,
         created_by_id=actor.id,
+        editor_ids=[] if actor.is_system else [actor.id],
         status=ChallengeStatus.DRAFT.value,
         rules_version=rules_hash(""),
     )
@@ -246,7 +255,7 @@ def update_general(
     timezone: str,
 ) -> Challenge:
     require_staff(actor)
-    ensure_editable(challenge, "general")
+    start_edit(actor, challenge, "general")
     title, slug, agency, summary = title.strip(), slug.strip(), agency.strip(), summary.strip()
     errors = _general_errors(
         title=title, slug=slug, summary=summary, timezone=timezone, exclude_id=challenge.id
@@ -269,7 +278,7 @@ def update_general(
 
 def update_prizes(*, actor: User, challenge: Challenge, prize_total: int, awards_md: str) -> Challenge:
     require_staff(actor)
-    ensure_editable(challenge, "prizes")
+    start_edit(actor, challenge, "prizes")
     errors: dict[str, str] = {}
     if prize_total is None or prize_total < 0:
         errors["prize_total"] = "Enter the total prize amount in whole dollars (0 or more)."
@@ -286,7 +295,7 @@ def update_prizes(*, actor: User, challenge: Challenge, prize_total: int, awards
 
 def update_rules(*, actor: User, challenge: Challenge, eligibility_md: str, rules_md: str) -> Challenge:
     require_staff(actor)
-    ensure_editable(challenge, "rules")
+    start_edit(actor, challenge, "rules")
     before = challenge.rules_version
     challenge.eligibility_md, challenge.rules_md = eligibility_md, rules_md
     challenge.rules_version = rules_hash(rules_md)
@@ -361,7 +370,7 @@ def save_phase(
 ) -> Phase:
     """Create or change a phase; times are wall-clock in the challenge's zone."""
     require_staff(actor)
-    ensure_editable(challenge, "timeline")
+    start_edit(actor, challenge, "timeline")
     key, name = key.strip(), name.strip()
     errors: dict[str, str] = {}
     opens = _to_utc(opens_local, challenge.timezone, "opens_at", errors)
@@ -403,7 +412,7 @@ def _renumber_phases(challenge: Challenge) -> None:
 def delete_phase(*, actor: User, phase: Phase) -> None:
     require_staff(actor)
     challenge = phase.challenge
-    ensure_editable(challenge, "form", phase)  # removing a phase removes its form and rubric too
+    start_edit(actor, challenge, "form", phase)  # removing a phase removes its form and rubric too
     if len(challenge.phases) == 1:
         raise Conflict("A challenge needs at least one phase: add another before deleting this one.")
     challenge.phases.remove(phase)
@@ -425,7 +434,7 @@ def save_judging(
     public_results: str = "winners",
 ) -> Phase:
     require_staff(actor)
-    ensure_editable(phase.challenge, "judging")
+    start_edit(actor, phase.challenge, "judging")
     errors: dict[str, str] = {}
     if judges_per_entry is None or not 1 <= judges_per_entry <= 50:
         errors["judges_per_entry"] = "Judges per entry must be between 1 and 50."
@@ -523,7 +532,7 @@ def save_field(
     identifying: bool = False,
 ) -> FormField:
     require_staff(actor)
-    ensure_editable(phase.challenge, "form", phase)
+    start_edit(actor, phase.challenge, "form", phase)
     key = (key or "").strip()
     options = [o.strip() for o in (options or []) if o.strip()]
     accept = [a.strip() for a in (accept or []) if a.strip()]
@@ -552,7 +561,7 @@ def save_field(
 def delete_field(*, actor: User, field: FormField) -> None:
     require_staff(actor)
     phase = field.phase
-    ensure_editable(phase.challenge, "form", phase)
+    start_edit(actor, phase.challenge, "form", phase)
     phase.fields.remove(field)
     phase.form_version += 1
     db.session.flush()
@@ -572,7 +581,7 @@ def _move(items: list[Any], item: Any, direction: str) -> None:
 
 def move_field(*, actor: User, field: FormField, direction: str) -> None:
     require_staff(actor)
-    ensure_editable(field.phase.challenge, "form", field.phase)
+    start_edit(actor, field.phase.challenge, "form", field.phase)
     _move(field.phase.fields, field, direction)
     db.session.flush()
 
@@ -661,7 +670,7 @@ def save_criterion(
     min_comment_chars: int | None = 0,
 ) -> Criterion:
     require_staff(actor)
-    ensure_editable(phase.challenge, "rubric", phase)
+    start_edit(actor, phase.challenge, "rubric", phase)
     rubric = current_rubric(phase)
     if rubric.frozen_at is not None:
         raise Conflict("This rubric is frozen because reviews exist; create a new rubric version.")
@@ -710,7 +719,7 @@ def _sorted_anchors(anchors: dict[str, str]) -> dict[str, str]:
 def delete_criterion(*, actor: User, criterion: Criterion) -> None:
     require_staff(actor)
     rubric = criterion.rubric
-    ensure_editable(rubric.phase.challenge, "rubric", rubric.phase)
+    start_edit(actor, rubric.phase.challenge, "rubric", rubric.phase)
     if rubric.frozen_at is not None:
         raise Conflict("This rubric is frozen because reviews exist.")
     remaining = [{"weight": c.weight, "independent": c.independent} for c in rubric.criteria if c is not criterion]
@@ -724,7 +733,7 @@ def delete_criterion(*, actor: User, criterion: Criterion) -> None:
 
 def move_criterion(*, actor: User, criterion: Criterion, direction: str) -> None:
     require_staff(actor)
-    ensure_editable(criterion.rubric.phase.challenge, "rubric", criterion.rubric.phase)
+    start_edit(actor, criterion.rubric.phase.challenge, "rubric", criterion.rubric.phase)
     _move(criterion.rubric.criteria, criterion, direction)
     db.session.flush()
 
@@ -786,7 +795,8 @@ def _notify_reviewers(actor: User, challenge: Challenge) -> list[User]:
 
     reviewers = [
         u for u in staff_members()
-        if u.id not in (actor.id, challenge.created_by_id) and u.active and u.is_verified
+        if u.id not in {actor.id, challenge.created_by_id, *(challenge.editor_ids or [])} and u.active
+        and u.is_verified
     ]
     link = external_url("challenges.review", slug=challenge.slug)
     for reviewer in reviewers:
@@ -835,7 +845,7 @@ def request_changes(*, actor: User, challenge: Challenge, note: str) -> None:
     require_staff(actor)
     if challenge.status_enum is not ChallengeStatus.IN_REVIEW:
         raise Conflict("Only a challenge waiting for approval can be sent back.")
-    if challenge.created_by_id == actor.id:
+    if wrote(actor, challenge):
         raise PermissionDenied("Ask another staff member to review your challenge.")
     if not note.strip():
         raise ValidationFailed("Say what needs to change.", {"note": "Say what the author needs to change."})
@@ -843,13 +853,24 @@ def request_changes(*, actor: User, challenge: Challenge, note: str) -> None:
     _set_status(actor, challenge, ChallengeStatus.DRAFT, "challenge.changes_requested", note=note.strip())
 
 
+def wrote(actor: User, challenge: Challenge) -> bool:
+    """Whether `actor` wrote or changed the challenge's content, which rules them out as its approver."""
+    return not actor.is_system and (actor.id == challenge.created_by_id or actor.id in (challenge.editor_ids or []))
+
+
+def editors(challenge: Challenge) -> list[User]:
+    ids = {challenge.created_by_id, *(challenge.editor_ids or [])}
+    return list(db.session.execute(select(User).where(User.id.in_(ids)).order_by(User.email)).scalars())
+
+
 def approve_and_publish(*, actor: User, challenge: Challenge, now: datetime | None = None) -> None:
     """A second person approves; approval publishes. The system user may approve imports."""
     require_staff(actor)
     if challenge.status_enum is not ChallengeStatus.IN_REVIEW:
         raise Conflict("Only a challenge waiting for approval can be approved.")
-    if challenge.created_by_id == actor.id and not actor.is_system:
-        raise PermissionDenied("A challenge cannot be approved by its author. Ask another staff member.")
+    if wrote(actor, challenge):
+        raise PermissionDenied("You wrote or changed this challenge, so you cannot approve it: ask a staff "
+                               "member who did not edit it.")
     problems = completeness_problems(challenge, now=now)
     if problems:
         raise _incomplete(problems)

@@ -500,7 +500,7 @@ def review(slug: str):
     challenge = _staff_challenge(slug)
     return render_template("challenges/review.html", challenge=challenge,
                            problems=services.completeness_problems(challenge), note_form=NoteForm(),
-                           is_author=challenge.created_by_id == current_user.id)
+                           is_author=services.wrote(current_user, challenge), editors=services.editors(challenge))
 
 
 @bp.route("/staff/challenges/<slug>/approve", methods=["POST"])
@@ -530,7 +530,7 @@ def request_changes(slug: str):
             return redirect(url_for("challenges.overview", slug=slug))
     return render_template("challenges/review.html", challenge=challenge, note_form=form, extra_errors=extra,
                            problems=services.completeness_problems(challenge),
-                           is_author=challenge.created_by_id == current_user.id), 400
+                           is_author=services.wrote(current_user, challenge), editors=services.editors(challenge)), 400
 
 
 @bp.route("/staff/challenges/<slug>/status", methods=["POST"])

@@ -875,7 +875,7 @@ def test_approve_and_publish_by_author_refused(staff, reviewer, db):
     services.submit_for_review(actor=staff, challenge=challenge)
     db.session.commit()
 
-    with pytest.raises(PermissionDenied, match="cannot be approved by its author"):
+    with pytest.raises(PermissionDenied, match="You wrote or changed this challenge"):
         services.approve_and_publish(actor=staff, challenge=challenge)
 
     stored = _reload(db, Challenge, challenge.id)

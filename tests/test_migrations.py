@@ -166,3 +166,45 @@ def test_upgrade_puts_edited_submitted_applications_back_to_their_receipt(tmp_pa
             _db.session.remove()
     finally:
         _dispose(app)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_upgrade_names_the_editors_of_challenges_awaiting_approval(engine, tmp_path, request):
+    """editor_ids is filled from the audit log for challenges not yet approved: the author and whoever
+    changed their sections, phases, form or rubric; an approved challenge is left empty."""
+    from challenges import services
+    from tests.factories import make_challenge, make_user
+
+    if engine == "postgresql":
+        if not TEST_DATABASE_URL:
+            pytest.skip("needs TEST_DATABASE_URL")
+        url = request.getfixturevalue("fresh_postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'editors.db'}"
+    app = _migrated_app(url, tmp_path)
+    runner = app.test_cli_runner()
+    try:
+        with app.app_context():
+            author = make_user(email="author@example.gov", roles=("staff",))
+            editor = make_user(email="editor@example.gov", roles=("staff",))
+            bystander = make_user(email="bystander@example.gov", roles=("staff",))
+            draft = make_challenge(author=author, slug="awaiting")
+            services.update_prizes(actor=editor, challenge=draft, prize_total=10, awards_md="Ten")
+            services.submit_for_review(actor=bystander, challenge=draft)  # a status change is not an edit
+            published = make_challenge(author=author, slug="already-out", publish=True)
+            _db.session.commit()
+            ids = {"draft": draft.id, "published": published.id}
+            expected = sorted([author.id, editor.id])
+            _db.session.remove()
+        assert runner.invoke(args=["db", "downgrade", "1174ca7a4596"]).exit_code == 0
+        up = runner.invoke(args=["db", "upgrade"])
+        assert up.exit_code == 0, up.output
+        with app.app_context():
+            _db.session.expire_all()
+            from challenges.models import Challenge
+
+            assert sorted(_db.session.get(Challenge, ids["draft"]).editor_ids) == expected
+            assert _db.session.get(Challenge, ids["published"]).editor_ids == []
+            _db.session.remove()
+    finally:
+        _dispose(app)
