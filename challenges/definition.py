@@ -289,8 +289,8 @@ def export_definition(challenge: Challenge) -> dict[str, Any]:
             "key": phase.key,
             "name": phase.name,
             "description": phase.description_md,
-            "opens_at": format_local_iso(phase.opens_at, zone),
-            "closes_at": format_local_iso(phase.closes_at, zone),
+            "opens_at": format_local_iso(phase.opens_at, zone, exact=True),
+            "closes_at": format_local_iso(phase.closes_at, zone, exact=True),
             "grace_seconds": phase.grace_seconds,
             "max_submissions_per_org": phase.max_submissions_per_org,
             "fields": [

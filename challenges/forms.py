@@ -10,6 +10,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     FloatField,
+    HiddenField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -49,11 +50,13 @@ class NewChallengeForm(FlaskForm):
 
 
 class GeneralForm(NewChallengeForm):
+    version = HiddenField()  # what the editor started from (forms_support.row_version)
     description_md = TextAreaField("Description", validators=[Optional(), Length(max=100_000)],
                                    description=MARKDOWN_HINT)
 
 
 class PrizesForm(FlaskForm):
+    version = HiddenField()  # what the editor started from (forms_support.row_version)
     prize_total = IntegerField("Total prize amount (US dollars)",
                                validators=[InputRequired("Enter the total prize amount in whole dollars.")])
     awards_md = TextAreaField("Awards", validators=[Optional(), Length(max=50_000)],
@@ -61,6 +64,7 @@ class PrizesForm(FlaskForm):
 
 
 class RulesForm(FlaskForm):
+    version = HiddenField()  # what the editor started from (forms_support.row_version)
     eligibility_md = TextAreaField("Eligibility", validators=[Optional(), Length(max=100_000)],
                                    description=MARKDOWN_HINT)
     rules_md = TextAreaField("Official rules", validators=[Optional(), Length(max=200_000)],
@@ -69,6 +73,7 @@ class RulesForm(FlaskForm):
 
 
 class PhaseForm(FlaskForm):
+    version = HiddenField()  # what the editor started from (forms_support.row_version)
     key = StringField("Key", validators=[DataRequired("Enter a key, such as phase-1."), Length(max=40)],
                       description="Short identifier used in exports, e.g. phase-1.")
     name = StringField("Name", validators=[DataRequired("Enter a phase name."), Length(max=200)])
@@ -86,6 +91,7 @@ class PhaseForm(FlaskForm):
 
 
 class FieldForm(FlaskForm):
+    version = HiddenField()  # what the editor started from (forms_support.row_version)
     key = StringField("Key", validators=[DataRequired("Enter a key, such as summary."), Length(max=40)])
     label = StringField("Question or label", validators=[DataRequired("Enter a label."), Length(max=200)])
     help_text = TextAreaField("Help text", validators=[Optional(), Length(max=2000)])
@@ -108,6 +114,7 @@ class FieldForm(FlaskForm):
 
 
 class CriterionForm(FlaskForm):
+    version = HiddenField()  # what the editor started from (forms_support.row_version)
     key = StringField("Key", validators=[DataRequired("Enter a key, such as quality."), Length(max=40)])
     name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=200)])
     description = TextAreaField("Description for judges", validators=[Optional(), Length(max=5000)])

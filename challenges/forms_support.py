@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask_wtf import FlaskForm
 
-from .errors import DomainError
+from .errors import Conflict, DomainError
 
 T = TypeVar("T")
 
@@ -40,3 +42,31 @@ def submit_form(form: FlaskForm, action: Callable[[], T]) -> tuple[T | None, dic
         db.session.rollback()
         return None, attach_errors(form, exc)
     return result, {}
+
+
+# Columns that change without anyone editing what the form shows.
+_NOT_CONTENT = frozenset({"id", "created_at", "updated_at", "editor_ids"})
+
+
+def row_version(row: Any) -> str:
+    """A short fingerprint of what an edit form shows of `row`: sent with the form and compared on save,
+    so someone who started from an older version learns that another person saved meanwhile instead of
+    silently overwriting their work."""
+    values = {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key not in _NOT_CONTENT}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def check_version(form: FlaskForm, row: Any) -> None:
+    """Refuse a save that started from an older version of `row` (see row_version). The form then
+    carries the current version, so saving again on purpose keeps this person's text."""
+    field = getattr(form, "version", None)
+    if field is None or row is None:
+        return
+    current = row_version(row)
+    if field.data and field.data != current:
+        field.data = current
+        raise Conflict("Someone else saved this while you were editing. Your text is below and has not been "
+                       "saved: open the page in another tab to see theirs, then save again to keep yours.",
+                       {"version": "Someone else saved this while you were editing; your changes are not saved "
+                                   "yet. Check their version in another tab, then save again to keep yours."})
+    field.data = current

@@ -11,7 +11,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import column as sa_column
@@ -35,7 +35,7 @@ from .models import (
     Phase,
     Rubric,
 )
-from .timezones import TimezoneError, get_zone, local_to_utc, utcnow
+from .timezones import TimezoneError, get_zone, local_to_utc, utc_to_local, utcnow
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
@@ -319,6 +319,16 @@ def _to_utc(value: datetime | None, zone: str, field: str, errors: dict[str, str
         return None
 
 
+def _unchanged(posted: datetime | None, stored: datetime, zone: str) -> datetime | None:
+    """`stored` when `posted` is how the edit form showed it (to the minute, without saying which of a
+    repeated autumn hour it was), so saving a phase untouched never moves it: not by the seconds the form
+    cannot show, nor by an hour on the night clocks go back."""
+    if posted is None or posted.tzinfo is not None:
+        return None
+    shown = utc_to_local(stored, zone).replace(tzinfo=None, second=0, microsecond=0, fold=0)
+    return stored if posted.replace(fold=0) == shown else None
+
+
 def phase_errors(
     *,
     key: str,
@@ -345,11 +355,20 @@ def phase_errors(
     if max_submissions_per_org is None or not 1 <= max_submissions_per_org <= 100:
         errors["max_submissions_per_org"] = "Allow between 1 and 100 applications per organisation."
     if opens and closes and "closes_at" not in errors:
+        # Each phase occupies its opening to its hard close (close plus grace): its own grace counts too.
+        hard_close = closes + timedelta(seconds=grace_seconds if "grace_seconds" not in errors else 0)
         for _key, other_name, other_opens, other_close in others:
             if opens < other_close and other_opens < closes:
                 errors["opens_at"] = (
                     f"These dates overlap the phase “{other_name}”. Phases must not overlap; "
                     "make this one start after the other closes."
+                )
+                break
+            if opens < other_close and other_opens < hard_close:
+                errors["grace_seconds"] = (
+                    f"With this grace window the phase runs into “{other_name}”, which opens "
+                    f"{int((hard_close - other_opens).total_seconds())} seconds before the window ends. "
+                    "Shorten the window or move the other phase."
                 )
                 break
     return errors
@@ -375,6 +394,9 @@ def save_phase(
     errors: dict[str, str] = {}
     opens = _to_utc(opens_local, challenge.timezone, "opens_at", errors)
     closes = _to_utc(closes_local, challenge.timezone, "closes_at", errors)
+    if phase is not None:  # a time shown and posted back unchanged keeps its exact stored instant
+        opens = _unchanged(opens_local, phase.opens_at, challenge.timezone) or opens
+        closes = _unchanged(closes_local, phase.closes_at, challenge.timezone) or closes
     others = [(p.key, p.name, p.opens_at, p.hard_close) for p in challenge.phases if p is not phase]
     errors.update(
         phase_errors(key=key, name=name, opens=opens, closes=closes, grace_seconds=grace_seconds,

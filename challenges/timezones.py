@@ -76,10 +76,15 @@ def parse_local(text: str, zone_name: str) -> datetime:
     return local_to_utc(value, zone_name)
 
 
-def format_local_iso(moment: datetime, zone_name: str) -> str:
-    """Naive local ISO text, the form definitions and datetime-local inputs use."""
-    local = utc_to_local(moment, zone_name).replace(tzinfo=None)
-    return local.isoformat(timespec="seconds" if local.second else "minutes")
+def format_local_iso(moment: datetime, zone_name: str, *, exact: bool = False) -> str:
+    """Naive local ISO text, the form definitions and datetime-local inputs use. With `exact`, a time in
+    the hour that repeats when clocks go back carries its UTC offset, so reading it back gives the same
+    moment (naive text would mean the first of the two)."""
+    local = utc_to_local(moment, zone_name)
+    spec = "seconds" if local.second else "minutes"
+    if exact and local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        return local.isoformat(timespec=spec)
+    return local.replace(tzinfo=None).isoformat(timespec=spec)
 
 
 def format_human(moment: datetime, zone_name: str) -> str:

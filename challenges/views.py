@@ -38,7 +38,7 @@ from .forms import (
     TransitionForm,
     parse_anchors,
 )
-from .forms_support import attach_errors
+from .forms_support import attach_errors, check_version
 from .models import Challenge, ChallengeStatus, Criterion, FormField, Phase
 from .permissions import get_visible_challenge
 from .timezones import utc_to_local, utcnow
@@ -97,20 +97,27 @@ def _phase(challenge: Challenge, phase_id: int) -> Phase:
 
 
 def _handle(form: FlaskForm, save: Callable[[], Any], *, success: str, redirect_to: Callable[[Any], str],
-            template: str, **context: Any):
-    """The one shape of every authoring POST: validate, save, commit or show errors in place."""
+            template: str, edits: Any = None, **context: Any):
+    """The one shape of every authoring POST: validate, save, commit or show errors in place. `edits` is
+    the row the form changes: a save that started from an older version of it is refused (409)."""
     extra: dict[str, str] = {}
-    if form.validate_on_submit():
+    status = 200
+    if request.method == "GET":
+        check_version(form, edits)  # stamps the version the editor starts from
+    elif form.validate_on_submit():
         try:
+            check_version(form, edits)
             result = save()
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             extra = attach_errors(form, exc)
+            status = 409 if "version" in (exc.errors or {}) else 400
         else:
             flash(success, "success")
             return redirect(redirect_to(result))
-    status = 400 if request.method == "POST" else 200
+    if request.method == "POST":
+        status = status if status != 200 else 400
     return render_template(template, form=form, extra_errors=extra, **context), status
 
 
@@ -191,7 +198,7 @@ def edit_general(slug: str):
         ),
         success="General information saved.",
         redirect_to=lambda c: url_for("challenges.overview", slug=c.slug),
-        template="challenges/section_general.html", challenge=challenge,
+        template="challenges/section_general.html", challenge=challenge, edits=challenge,
     )
 
 
@@ -206,7 +213,7 @@ def edit_prizes(slug: str):
                                        prize_total=form.prize_total.data, awards_md=form.awards_md.data or ""),
         success="Prizes and awards saved.",
         redirect_to=lambda c: url_for("challenges.overview", slug=c.slug),
-        template="challenges/section_prizes.html", challenge=challenge,
+        template="challenges/section_prizes.html", challenge=challenge, edits=challenge,
     )
 
 
@@ -222,7 +229,7 @@ def edit_rules(slug: str):
                                       rules_md=form.rules_md.data or ""),
         success="Eligibility and rules saved.",
         redirect_to=lambda c: url_for("challenges.overview", slug=c.slug),
-        template="challenges/section_rules.html", challenge=challenge,
+        template="challenges/section_rules.html", challenge=challenge, edits=challenge,
     )
 
 
@@ -268,7 +275,7 @@ def phase_edit(slug: str, phase_id: int):
         form, _save_phase(challenge, phase, form),
         success="Phase saved.",
         redirect_to=lambda p: url_for("challenges.timeline", slug=challenge.slug),
-        template="challenges/phase_edit.html", challenge=challenge, phase=phase,
+        template="challenges/phase_edit.html", challenge=challenge, phase=phase, edits=phase,
     )
 
 
@@ -334,7 +341,7 @@ def field_edit(slug: str, phase_id: int, field_id: int):
         form, _save_field(phase, field, form),
         success="Field saved.",
         redirect_to=lambda f: url_for("challenges.form_builder", slug=slug, phase_id=phase.id),
-        template="challenges/field_edit.html", challenge=challenge, phase=phase, field_obj=field,
+        template="challenges/field_edit.html", challenge=challenge, phase=phase, field_obj=field, edits=field,
     )
 
 
@@ -421,6 +428,7 @@ def criterion_edit(slug: str, phase_id: int, criterion_id: int):
         success="Criterion saved.",
         redirect_to=lambda c: url_for("challenges.rubric_builder", slug=slug, phase_id=phase.id),
         template="challenges/criterion_edit.html", challenge=challenge, phase=phase, criterion=criterion,
+        edits=criterion,
     )
 
 
