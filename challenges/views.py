@@ -20,7 +20,7 @@ from flask_wtf import FlaskForm
 
 from . import definition, services
 from .accounts.permissions import staff_required
-from .errors import DomainError, NotFound, ValidationFailed
+from .errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
 from .extensions import db
 from .forms import (
     CloneForm,
@@ -169,19 +169,34 @@ def import_definition():
 # --- staff: one challenge -----------------------------------------------------------------
 
 
-@bp.route("/staff/challenges/<slug>")
-@staff_required
-def overview(slug: str):
-    challenge = _staff_challenge(slug)
+def _transition_form(challenge: Challenge) -> tuple[TransitionForm, list[ChallengeStatus]]:
     transitions = sorted(services.TRANSITIONS.get(challenge.status_enum, set()),
                          key=lambda s: list(ChallengeStatus).index(s))
     form = TransitionForm()
     form.to.choices = [(s.value, s.label) for s in transitions if s is not ChallengeStatus.RESULTS_PUBLISHED]
+    return form, transitions
+
+
+def _overview_page(challenge: Challenge, *, failed_form: FlaskForm | None = None,
+                   errors: dict[str, str] | None = None, status: int = 400):
+    """The overview; a refused status change comes back on it with why and the form as it was sent."""
+    transition_form, transitions = _transition_form(challenge)
+    if isinstance(failed_form, TransitionForm):
+        failed_form.to.choices, transition_form = transition_form.to.choices, failed_form
+    failed = bool(errors or (failed_form is not None and failed_form.errors))
     return render_template(
         "challenges/overview.html", challenge=challenge,
-        problems=services.completeness_problems(challenge),
-        transition_form=form, note_form=NoteForm(), transitions=transitions, clone_form=CloneForm(),
-    )
+        problems=services.completeness_problems(challenge), failed_form=failed_form, overview_errors=errors or {},
+        transition_form=transition_form,
+        note_form=failed_form if isinstance(failed_form, NoteForm) else NoteForm(),
+        transitions=transitions, clone_form=CloneForm(),
+    ), status if failed else 200
+
+
+@bp.route("/staff/challenges/<slug>")
+@staff_required
+def overview(slug: str):
+    return _overview_page(_staff_challenge(slug))
 
 
 @bp.route("/staff/challenges/<slug>/general", methods=["GET", "POST"])
@@ -283,10 +298,27 @@ def phase_edit(slug: str, phase_id: int):
 @staff_required
 def phase_delete(slug: str, phase_id: int):
     challenge = _staff_challenge(slug)
-    services.delete_phase(actor=current_user, phase=_phase(challenge, phase_id))
-    db.session.commit()
-    flash("Phase deleted.", "success")
-    return redirect(url_for("challenges.timeline", slug=slug))
+    phase = _phase(challenge, phase_id)
+    return _row_action(lambda: services.delete_phase(actor=current_user, phase=phase), "Phase deleted.",
+                       url_for("challenges.timeline", slug=slug))
+
+
+def _row_action(action: Callable[[], Any], success: str, back: str):
+    """A button on a list (delete, move): done and said, or refused with why on the same list. Who may
+    do it stays 403 and missing things 404."""
+    try:
+        action()
+    except (NotFound, PermissionDenied):
+        db.session.rollback()
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.summary(), "error")
+    else:
+        db.session.commit()
+        if success:
+            flash(success, "success")
+    return redirect(back)
 
 
 # --- form builder -------------------------------------------------------------------------
@@ -351,15 +383,13 @@ def field_action(slug: str, phase_id: int, field_id: int, action: str):
     challenge = _staff_challenge(slug)
     phase = _phase(challenge, phase_id)
     field = _field(phase, field_id)
+    back = url_for("challenges.form_builder", slug=slug, phase_id=phase.id)
     if action == "delete":
-        services.delete_field(actor=current_user, field=field)
-        flash(f"Field “{field.label}” deleted.", "success")
-    elif action in ("up", "down"):
-        services.move_field(actor=current_user, field=field, direction=action)
-    else:
-        raise NotFound("Unknown action.")
-    db.session.commit()
-    return redirect(url_for("challenges.form_builder", slug=slug, phase_id=phase.id))
+        return _row_action(lambda: services.delete_field(actor=current_user, field=field),
+                           f"Field “{field.label}” deleted.", back)
+    if action in ("up", "down"):
+        return _row_action(lambda: services.move_field(actor=current_user, field=field, direction=action), "", back)
+    raise NotFound("Unknown action.")
 
 
 # --- rubric builder -----------------------------------------------------------------------
@@ -439,15 +469,14 @@ def criterion_action(slug: str, phase_id: int, criterion_id: int, action: str):
     challenge = _staff_challenge(slug)
     phase = _phase(challenge, phase_id)
     criterion = _criterion(phase, criterion_id)
+    back = url_for("challenges.rubric_builder", slug=slug, phase_id=phase.id)
     if action == "delete":
-        services.delete_criterion(actor=current_user, criterion=criterion)
-        flash(f"Criterion “{criterion.name}” deleted.", "success")
-    elif action in ("up", "down"):
-        services.move_criterion(actor=current_user, criterion=criterion, direction=action)
-    else:
-        raise NotFound("Unknown action.")
-    db.session.commit()
-    return redirect(url_for("challenges.rubric_builder", slug=slug, phase_id=phase.id))
+        return _row_action(lambda: services.delete_criterion(actor=current_user, criterion=criterion),
+                           f"Criterion “{criterion.name}” deleted.", back)
+    if action in ("up", "down"):
+        return _row_action(lambda: services.move_criterion(actor=current_user, criterion=criterion,
+                                                           direction=action), "", back)
+    raise NotFound("Unknown action.")
 
 
 @bp.route("/staff/challenges/<slug>/phases/<int:phase_id>/judging", methods=["GET", "POST"])
@@ -473,9 +502,23 @@ def judging_settings(slug: str, phase_id: int):
 # --- lifecycle ----------------------------------------------------------------------------
 
 
-def _lifecycle(slug: str, action: Callable[[Challenge], Any], success: str, target: str = "overview"):
+def _lifecycle(slug: str, action: Callable[[Challenge], Any], success: str, target: str = "overview", *,
+               form: FlaskForm | None = None):
+    """A status change: done and said, or refused on the overview with why (and the form as typed).
+    Refusals of who may do it stay 403."""
     challenge = _staff_challenge(slug)
-    action(challenge)
+    try:
+        action(challenge)
+    except (NotFound, PermissionDenied):
+        db.session.rollback()
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        extra = attach_errors(form, exc) if form is not None else {"form": exc.message}
+        if extra and "form" not in extra:  # a list of problems: say what they are problems with
+            extra = {"form": exc.message, **extra}
+        return _overview_page(challenge, failed_form=form, errors=extra,
+                              status=409 if isinstance(exc, Conflict) else 400)
     db.session.commit()
     flash(success, "success")
     return redirect(url_for(f"challenges.{target}", slug=challenge.slug))
@@ -489,7 +532,7 @@ def submit_for_review(slug: str):
         raise ValidationFailed("The form could not be read; reload and try again.")
     return _lifecycle(
         slug, lambda c: services.submit_for_review(actor=current_user, challenge=c, note=form.note.data or ""),
-        "Sent for approval. Other staff members have been emailed.",
+        "Sent for approval. Other staff members have been emailed.", form=form,
     )
 
 
@@ -551,7 +594,7 @@ def change_status(slug: str):
         slug,
         lambda c: services.transition(actor=current_user, challenge=c, to=form.to.data or "",
                                       reason=form.reason.data or ""),
-        "Status changed.",
+        "Status changed.", form=form,
     )
 
 
