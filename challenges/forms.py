@@ -165,6 +165,12 @@ class CloneForm(FlaskForm):
     slug = StringField("Slug of the copy", validators=[DataRequired("Enter a slug."), Length(max=80)])
 
 
+class DeleteDraftForm(FlaskForm):
+    confirm = StringField("Type the slug to confirm", validators=[DataRequired("Type the slug to confirm.")],
+                          description="Deleting cannot be undone from this page; the definition is kept in the "
+                                      "audit log and can be imported again.")
+
+
 class ImportForm(FlaskForm):
     file = FileField("Definition file (.json)", validators=[FileRequired("Choose a JSON definition file.")])
 

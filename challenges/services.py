@@ -925,6 +925,34 @@ def transition(*, actor: User, challenge: Challenge, to: ChallengeStatus | str, 
     _set_status(actor, challenge, target, f"challenge.{target.value}", reason=reason.strip())
 
 
+def delete_draft(*, actor: User, challenge: Challenge, confirm: str) -> dict[str, Any]:
+    """Delete a draft that was never published (a mistaken copy or import). The audit event keeps its
+    whole definition, so it can be imported again. Anything people could have acted on stops it."""
+    from .definition import export_definition
+
+    require_staff(actor)
+    if challenge.status_enum is not ChallengeStatus.DRAFT or challenge.published_at is not None:
+        raise Conflict("Only a draft that was never published can be deleted; archive a published challenge.")
+    if (confirm or "").strip() != challenge.slug:
+        raise ValidationFailed("Type the slug to confirm.",
+                               {"confirm": f"Type {challenge.slug} exactly to delete this draft."})
+    phase_ids = [p.id for p in challenge.phases]
+    from .judging.models import PanelMember
+
+    if phase_ids and (
+            db.session.execute(select(func.count()).select_from(_SUBMISSIONS).where(
+                _SUBMISSIONS.c.phase_id.in_(phase_ids))).scalar_one()
+            or db.session.execute(select(func.count(PanelMember.id)).where(
+                PanelMember.phase_id.in_(phase_ids))).scalar_one()):
+        raise Conflict("This draft has applications or judges (imported or invited), so it cannot be deleted.")
+    definition = export_definition(challenge)
+    audit.record(actor=actor, action="challenge.deleted", obj=challenge,
+                 details={"slug": challenge.slug, "title": challenge.title, "definition": definition})
+    db.session.delete(challenge)
+    db.session.flush()
+    return definition
+
+
 # --- clone --------------------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from .extensions import db
 from .forms import (
     CloneForm,
     CriterionForm,
+    DeleteDraftForm,
     FieldForm,
     GeneralForm,
     ImportForm,
@@ -190,6 +191,7 @@ def _overview_page(challenge: Challenge, *, failed_form: FlaskForm | None = None
         transition_form=transition_form,
         note_form=failed_form if isinstance(failed_form, NoteForm) else NoteForm(),
         transitions=transitions, clone_form=CloneForm(),
+        delete_form=failed_form if isinstance(failed_form, DeleteDraftForm) else DeleteDraftForm(),
     ), status if failed else 200
 
 
@@ -596,6 +598,28 @@ def change_status(slug: str):
                                       reason=form.reason.data or ""),
         "Status changed.", form=form,
     )
+
+
+@bp.route("/staff/challenges/<slug>/delete", methods=["POST"])
+@staff_required
+def delete_draft(slug: str):
+    challenge = _staff_challenge(slug)
+    form = DeleteDraftForm()
+    title = challenge.title
+    if not form.validate_on_submit():
+        return _overview_page(challenge, failed_form=form)
+    try:
+        services.delete_draft(actor=current_user, challenge=challenge, confirm=form.confirm.data or "")
+    except (NotFound, PermissionDenied):
+        db.session.rollback()
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        return _overview_page(challenge, failed_form=form, errors=attach_errors(form, exc),
+                              status=409 if isinstance(exc, Conflict) else 400)
+    db.session.commit()
+    flash(f"Deleted the draft “{title}”. Its definition is kept in the audit log.", "success")
+    return redirect(url_for("challenges.manage"))
 
 
 @bp.route("/staff/challenges/<slug>/clone", methods=["POST"])

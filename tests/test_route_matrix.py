@@ -110,6 +110,8 @@ MATRIX: dict[str, Route] = {
         "POST", lambda c: f"/staff/challenges/{_draft(c)}/request-changes", STAFF_ACTION),
     "challenges.change_status": Route("POST", lambda c: f"/staff/challenges/{_draft(c)}/status", STAFF_ACTION,
                                       {"to": "closed"}),
+    "challenges.delete_draft": Route("POST", lambda c: f"/staff/challenges/{_draft(c)}/delete", STAFF_ACTION,
+                                     {"confirm": "not-the-slug"}),
     "challenges.clone": Route("POST", lambda c: f"/staff/challenges/{_draft(c)}/clone", STAFF_ACTION,
                               {"title": "Copy", "slug": "matrix-copy"}),
     "challenges.export_definition": Route(
