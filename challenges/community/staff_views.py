@@ -47,8 +47,10 @@ def _get(model, object_id: int):
 @bp.route("/")
 @staff_required
 def index():
+    groups = services.groups(include_inactive=True)
     return render_template("community/staff/index.html", subscribers=services.subscribers(state="subscribed"),
-                           newsletters=services.newsletters()[:5], groups=services.groups(include_inactive=True),
+                           newsletters=services.newsletters()[:5], groups=groups,
+                           member_counts=services.member_counts(groups),
                            events=services.upcoming_events(_me(), limit=5), pool=services.judge_pool(),
                            exceptions=services.list_exceptions(), schedule_form=ScheduleForm(),
                            exception_form=ExceptionForm(), when=services.event_when)
