@@ -174,6 +174,7 @@ def overview(slug: str):
         "challenges/overview.html", challenge=challenge,
         problems=services.completeness_problems(challenge),
         transition_form=form, note_form=NoteForm(), transitions=transitions, clone_form=CloneForm(),
+        form_editable=services.phases_editable(challenge, "form"),
     )
 
 
