@@ -190,7 +190,7 @@ def _overview_page(challenge: Challenge, *, failed_form: FlaskForm | None = None
         problems=services.completeness_problems(challenge), failed_form=failed_form, overview_errors=errors or {},
         transition_form=transition_form,
         note_form=failed_form if isinstance(failed_form, NoteForm) else NoteForm(),
-        transitions=transitions, clone_form=CloneForm(),
+        transitions=transitions, clone_form=CloneForm(), form_editable=services.phases_editable(challenge, "form"),
         delete_form=failed_form if isinstance(failed_form, DeleteDraftForm) else DeleteDraftForm(),
     ), status if failed else 200
 

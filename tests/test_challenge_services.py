@@ -1217,6 +1217,8 @@ def test_a_round_added_after_publication_is_built_until_it_opens(staff, db):
     later = _save_phase(staff, challenge, key="pilots", name="Pilots")
     db.session.commit()
     assert services.can_edit(challenge, "form", later) and not services.can_edit(challenge, "form", first)
+    assert services.phases_editable(challenge, "form") == {later.id}  # the overview's answer for every phase
+    assert services.phases_editable(challenge, "judging") == {first.id, later.id}
     field = services.save_field(actor=staff, phase=later, key="plan", label="Pilot plan", type="textarea")
     services.save_criterion(actor=staff, phase=later, **CRITERION)
     with pytest.raises(Conflict, match="form section cannot be changed"):
@@ -1237,6 +1239,7 @@ def test_a_round_added_after_publication_is_built_until_it_opens(staff, db):
     db.session.flush()
     db.session.add(Submission(phase_id=later.id, organization_id=org.id, answers={}))
     db.session.commit()
+    assert services.phases_editable(challenge, "form") == set()
     with pytest.raises(Conflict, match="form section cannot be changed"):
         services.delete_phase(actor=staff, phase=later)
     spare = _save_phase(staff, challenge, key="spare", name="Spare", opens_local=FUTURE + timedelta(days=40),
@@ -1255,6 +1258,7 @@ def test_only_a_round_added_after_approval_unlocks(staff, db):
     first.opens_at = NOW + timedelta(days=60)  # published ahead of its opening, or its date moved
     db.session.commit()
     assert not services.can_edit(challenge, "form", first)
+    assert services.phases_editable(challenge, "form") == set()
     with pytest.raises(Conflict, match="form section cannot be changed"):
         services.save_field(actor=staff, phase=first, key="late", label="Late", type="text")
     with pytest.raises(Conflict):

@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import lazyload, selectinload
 
 from .. import audit, jobs, mail
 from ..accounts.models import Role, User, UserRole
@@ -124,7 +125,8 @@ def grant_exception(*, actor: User, email: str, reason: str) -> DomainException:
 
 
 def list_exceptions() -> list[DomainException]:
-    return list(db.session.execute(select(DomainException).order_by(DomainException.granted_at.desc())).scalars())
+    return list(db.session.execute(select(DomainException).options(selectinload(DomainException.granted_by))
+                                   .order_by(DomainException.granted_at.desc())).scalars())
 
 
 def is_participant(user: Any) -> bool:
@@ -486,7 +488,8 @@ def newsletter_job(job: jobs.Job | None = None, newsletter_id: int = 0, batch: i
 
 
 def newsletters() -> list[Newsletter]:
-    return list(db.session.execute(select(Newsletter).order_by(Newsletter.created_at.desc())).scalars())
+    return list(db.session.execute(select(Newsletter).options(selectinload(Newsletter.group))  # for its audience
+                                   .order_by(Newsletter.created_at.desc())).scalars())
 
 
 # --- working groups -----------------------------------------------------------------------
@@ -542,6 +545,24 @@ def roster(group: WorkingGroup) -> list[tuple[str, bool]]:
     rows = [((m.user.name or "").strip() if m.is_lead or m.user_id not in hidden else "", m.is_lead)
             for m in group.memberships]
     return sorted(((name or "A member", lead) for name, lead in rows), key=lambda r: (not r[1], r[0] == "A member"))
+
+
+def member_counts(groups: Iterable[WorkingGroup]) -> dict[int, int]:
+    """How many members each of `groups` has (one query however many groups; a group with none is absent)."""
+    ids = [g.id for g in groups]
+    if not ids:
+        return {}
+    rows = db.session.execute(select(GroupMembership.group_id, func.count(GroupMembership.id))
+                              .where(GroupMembership.group_id.in_(ids)).group_by(GroupMembership.group_id))
+    return {group_id: count for group_id, count in rows.tuples()}
+
+
+def group_ids_of(user: Any) -> set[int]:
+    """The groups `user` belongs to (none for a visitor who is not signed in)."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    return set(db.session.execute(select(GroupMembership.group_id).where(GroupMembership.user_id == user.id))
+               .scalars())
 
 
 def group_membership(group: WorkingGroup, user: Any) -> GroupMembership | None:
@@ -1018,7 +1039,9 @@ def get_resource(resource_id: int, viewer: Any) -> Resource:
 
 def search_resources(viewer: Any, *, query: str = "", topic: str = "", kind: str = "",
                      event_id: int | None = None) -> list[Resource]:
-    stmt = select(Resource).order_by(Resource.published_on.desc(), Resource.id.desc())
+    stmt = (select(Resource).order_by(Resource.published_on.desc(), Resource.id.desc())
+            # each resource's event (its title is searched and shown) in one query; not the event's registrations
+            .options(selectinload(Resource.event).options(lazyload(Event.registrations))))
     if not is_participant(viewer):
         stmt = stmt.where(Resource.members_only.is_(False))
     if kind in RESOURCE_KINDS:

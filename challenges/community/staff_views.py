@@ -47,8 +47,10 @@ def _get(model, object_id: int):
 def _index_page(exception_form: ExceptionForm | None = None, extra: dict[str, str] | None = None):
     """The administration page; a refused exception comes back on it with what was typed."""
     exception_form = exception_form or ExceptionForm()
+    groups = services.groups(include_inactive=True)
     return render_template("community/staff/index.html", subscribers=services.subscribers(state="subscribed"),
-                           newsletters=services.newsletters()[:5], groups=services.groups(include_inactive=True),
+                           newsletters=services.newsletters()[:5], groups=groups,
+                           member_counts=services.member_counts(groups),
                            events=services.upcoming_events(_me(), limit=5), pool=services.judge_pool(),
                            exceptions=services.list_exceptions(), schedule_form=ScheduleForm(),
                            exception_form=exception_form, exception_errors=extra or {},

@@ -190,8 +190,7 @@ def unsubscribe(token: str):
 def groups():
     me = _me()
     found = services.groups()
-    return render_template("community/groups.html", groups=found,
-                           mine={g.id for g in found if services.group_membership(g, me)})
+    return render_template("community/groups.html", groups=found, mine=services.group_ids_of(me))
 
 
 @bp.route("/groups/<slug>")

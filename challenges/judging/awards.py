@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload, selectinload
 
 from .. import audit, mail
 from ..accounts.models import User
@@ -26,8 +27,13 @@ IN_THE_RUNNING = "submitted"  # an entry withdrawn or disqualified since it was 
 TEXT_LIMIT = 5000
 
 
-def awards_of(phase: Phase, *, include_withdrawn: bool = False) -> list[Award]:
+def awards_of(phase: Phase, *, include_withdrawn: bool = False, with_entries: bool = True) -> list[Award]:
+    """The phase's awards by place; `with_entries` loads each one's entry and organisation too, in a fixed
+    number of queries however many awards there are (pages show them)."""
     query = select(Award).where(Award.phase_id == phase.id)
+    if with_entries:
+        query = query.options(selectinload(Award.submission).options(selectinload(Submission.organization),
+                                                                     lazyload(Submission.files)))
     if not include_withdrawn:
         query = query.where(Award.status != "withdrawn")
     return list(db.session.execute(query.order_by(Award.place, Award.id)).scalars())
@@ -89,7 +95,8 @@ def record_award(*, actor: User, phase: Phase, submission: Submission, place: in
 def _over_prize_total(challenge: Challenge, amount: int, *, besides: Award | None = None) -> str | None:
     """The message when `amount` more would exceed the challenge's prize total (0: no total set)."""
     prize_total = challenge.prize_total or 0
-    awarded = sum(a.amount or 0 for phase in challenge.phases for a in awards_of(phase) if a is not besides)
+    awarded = sum(a.amount or 0 for phase in challenge.phases
+                  for a in awards_of(phase, with_entries=False) if a is not besides)
     if prize_total and awarded + amount > prize_total:
         return (f"The challenge's prize total is ${prize_total:,}; ${awarded:,} is already awarded, "
                 f"so at most ${max(prize_total - awarded, 0):,} is left.")
@@ -193,7 +200,7 @@ def publish_results(*, actor: User, challenge: Challenge) -> int:
 def phases_still_judging(challenge: Challenge) -> list[Phase]:
     """Phases with awards whose judging is not over: results cannot be published while any remain (the same
     condition as releasing feedback)."""
-    return [p for p in challenge.phases if awards_of(p) and not judging_over(p)]
+    return [p for p in challenge.phases if awards_of(p, with_entries=False) and not judging_over(p)]
 
 
 @dataclass

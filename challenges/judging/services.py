@@ -256,6 +256,7 @@ def _require_own(actor: User, member: PanelMember) -> None:
 def panel(phase: Phase) -> list[PanelMember]:
     return list(db.session.execute(
         select(PanelMember).where(PanelMember.phase_id == phase.id, PanelMember.status != PanelStatus.REMOVED)
+        .options(selectinload(PanelMember.user))  # pages show each judge's name
         .order_by(PanelMember.is_chair.desc(), PanelMember.email)).scalars())
 
 
@@ -281,7 +282,8 @@ def entries(phase: Phase) -> list[Submission]:
     """Entries that can be judged: submitted (or imported) and not withdrawn or disqualified."""
     return list(db.session.execute(
         select(Submission).where(Submission.phase_id == phase.id, Submission.status == "submitted")
-        .options(lazyload(Submission.files))  # files load only for the pages that show them
+        .options(selectinload(Submission.organization),  # titles and names: one query, not one per entry
+                 lazyload(Submission.files))  # files load only for the pages that show them
         .order_by(Submission.public_code, Submission.id)).scalars())
 
 
@@ -981,6 +983,8 @@ def export_pairs(phase: Phase) -> str:
     writer = csv.writer(out)
     writer.writerow(["entry", "judge", "status"])
     for a in db.session.execute(select(Assignment).where(Assignment.phase_id == phase.id)
+                                .options(selectinload(Assignment.submission).lazyload(Submission.files),
+                                         selectinload(Assignment.panel_member))
                                 .order_by(Assignment.submission_id, Assignment.id)).scalars():
         writer.writerow([cell_safe(a.submission.public_code), cell_safe(a.panel_member.email), a.status])
     return out.getvalue()

@@ -614,7 +614,7 @@ def feedback(slug: str, phase_id: int):
         db.session.commit()
         return _back("panel.feedback", phase)
     entries = services.entries(phase)
-    reviews = {e.id: feedback_service.counted_reviews(e) for e in entries}
+    reviews = feedback_service.counted_reviews_of(entries)
     return render_template("judging/staff/feedback.html", challenge=challenge, phase=phase, entries=entries,
                            reviews=reviews, judging_over=services.judging_over(phase))
 

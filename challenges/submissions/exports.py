@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .. import exports as safe_exports
 from .. import jobs
@@ -33,6 +34,7 @@ def applications_frame(phase: Phase) -> pd.DataFrame:
     zone = phase.challenge.timezone
     rows: list[dict[str, Any]] = []
     submissions = db.session.execute(select(Submission).where(Submission.phase_id == phase.id)
+                                     .options(selectinload(Submission.organization))  # one query, not one a row
                                      .order_by(Submission.id)).scalars()
     for s in submissions:
         org = s.organization

@@ -72,7 +72,7 @@ def organization_new():
 @bp.route("/organizations/<int:organization_id>", methods=["GET", "POST"])
 @vendor_required
 def organization_edit(organization_id: int):
-    organization = db.session.get(Organization, organization_id)
+    organization = services.get_organization(organization_id)
     if organization is None or services.membership(current_user, organization) is None:
         raise NotFound("No such organisation.")
     if request.method == "POST" and not services.is_owner(current_user, organization):
