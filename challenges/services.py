@@ -282,7 +282,20 @@ def update_general(
         errors["slug"] = "A published challenge keeps its address; the slug cannot change now."
     if timezone != challenge.timezone and challenge.status_enum is not ChallengeStatus.DRAFT:
         errors["timezone"] = "The time zone can change only while the challenge is a draft."
+    moved: dict[Phase, tuple[datetime, datetime]] = {}
+    if timezone != challenge.timezone and "timezone" not in errors:
+        # A draft's deadlines keep the times of day staff typed: 5:00 PM stays 5:00 PM, now in the new zone
+        # (keeping the instants instead would silently show every deadline at another hour).
+        for phase in challenge.phases:
+            try:
+                moved[phase] = tuple(local_to_utc(utc_to_local(t, challenge.timezone).replace(tzinfo=None), timezone)
+                                     for t in (phase.opens_at, phase.closes_at))  # type: ignore[assignment]
+            except TimezoneError as exc:
+                errors["timezone"] = f"The phase “{phase.name}”: {exc}"
+                break
     _fail_if(errors)
+    for phase, (opens, closes) in moved.items():
+        phase.opens_at, phase.closes_at = opens, closes
     before = {"title": challenge.title, "slug": challenge.slug, "agency": challenge.agency,
               "timezone": challenge.timezone}
     challenge.title, challenge.slug, challenge.agency = title, slug, agency

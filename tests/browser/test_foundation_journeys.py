@@ -145,7 +145,7 @@ def test_staff_author_and_second_staff_approve(browse, app):
 
     # The author cannot approve their own challenge.
     author.visit("/staff/challenges/wildfire-2027/review")
-    assert "another staff member must approve it" in page.content()
+    assert "a staff member who did not edit it must approve it" in page.content()
     assert page.get_by_role("button", name="Approve and publish").count() == 0
 
     approver = browse()
