@@ -462,7 +462,12 @@ def test_staff_table_screening_disqualify_over_http(client, login_as, vendor, dr
     actions = db.session.execute(select(AuditEvent.action)).scalars().all()
     assert "submission.screened" in actions and "submission.disqualified" in actions
     bad_time = client.post(f"/staff/applications/{draft.id}/reopen", data={"until": "tomorrow", "reason": "x"})
-    assert bad_time.status_code == 400 and b"Enter a date and time" in bad_time.data
+    assert bad_time.status_code == 400
+    assert "“tomorrow” is not a date and time like 2026-01-05T09:00. (times are in America/New_York)" \
+        in bad_time.get_data(as_text=True).replace("&#34;", '"')
+    # An hour that clocks skip gets its own message, not "enter a date".
+    gap = client.post(f"/staff/applications/{draft.id}/reopen", data={"until": "2027-03-14T02:30", "reason": "x"})
+    assert gap.status_code == 400 and "does not exist in America/New_York" in gap.get_data(as_text=True)
 
 
 # --- invitations --------------------------------------------------------------------------

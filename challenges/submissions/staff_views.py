@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -14,7 +12,7 @@ from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..services import get_challenge, get_phase
 from ..storage import get_storage
-from ..timezones import TimezoneError, local_to_utc
+from ..timezones import TimezoneError, parse_local
 from . import exports, services
 from .models import Receipt, Screening, SubmissionStatus
 
@@ -143,11 +141,12 @@ def reopen(submission_id: int):
         raise ValidationFailed("The form expired; reload the page and try again.")
     zone = submission.phase.challenge.timezone
     try:
-        until = local_to_utc(datetime.fromisoformat(request.form.get("until", "")), zone)
+        until = parse_local(request.form.get("until", ""), zone)
+    except TimezoneError as exc:  # says which: not a date, a year out of range, or an hour clocks skip
+        return _entry_page(submission, {"until": f"{exc} (times are in {zone})"}, 400)
+    try:
         services.reopen(actor=current_user, submission=submission, until=until, reason=request.form.get("reason", ""))
         db.session.commit()
-    except (ValueError, TimezoneError):
-        return _entry_page(submission, {"until": f"Enter a date and time in {zone}, e.g. 2027-01-05T17:00."}, 400)
     except DomainError as exc:
         db.session.rollback()
         return _entry_page(submission, exc.errors or {"form": exc.message}, 400)
