@@ -220,3 +220,18 @@ class Criterion(db.Model):
 
     rubric: Mapped[Rubric] = relationship(back_populates="criteria")
 
+
+
+class RulesVersion(db.Model):
+    """Every text of a challenge's official rules, by the SHA-256 vendors accept: the exact text an
+    applicant agreed to can be shown after the rules change (in a protest, or to the applicant)."""
+
+    __tablename__ = "rules_versions"
+    __table_args__ = (UniqueConstraint("challenge_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    challenge_id: Mapped[int] = mapped_column(ForeignKey("challenges.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -34,6 +34,7 @@ from .models import (
     FormField,
     Phase,
     Rubric,
+    RulesVersion,
 )
 from .timezones import TimezoneError, get_zone, local_to_utc, utc_to_local, utcnow
 
@@ -324,12 +325,41 @@ def update_prizes(*, actor: User, challenge: Challenge, prize_total: int, awards
     return challenge
 
 
+def keep_rules_version(challenge: Challenge, actor: User | None) -> None:
+    """Store the challenge's current rules text under its hash, once: what applicants accepted stays
+    readable after the rules change."""
+    if not (challenge.rules_md or "").strip():
+        return  # nobody can accept empty rules (a challenge is incomplete without them)
+    if challenge.id is None:
+        db.session.flush()
+    exists = db.session.execute(select(RulesVersion.id).where(
+        RulesVersion.challenge_id == challenge.id, RulesVersion.sha256 == challenge.rules_version)).first()
+    if exists is None:
+        db.session.add(RulesVersion(challenge_id=challenge.id, sha256=challenge.rules_version,
+                                    text=challenge.rules_md or "",
+                                    created_by_id=None if actor is None or actor.is_system else actor.id))
+
+
+def rules_versions(challenge: Challenge) -> list[RulesVersion]:
+    return list(db.session.execute(select(RulesVersion).where(RulesVersion.challenge_id == challenge.id)
+                                   .order_by(RulesVersion.created_at, RulesVersion.id)).scalars())
+
+
+def rules_version(challenge: Challenge, sha256: str) -> RulesVersion:
+    found = db.session.execute(select(RulesVersion).where(
+        RulesVersion.challenge_id == challenge.id, RulesVersion.sha256 == sha256)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("No such version of the rules.")
+    return found
+
+
 def update_rules(*, actor: User, challenge: Challenge, eligibility_md: str, rules_md: str) -> Challenge:
     require_staff(actor)
     start_edit(actor, challenge, "rules")
     before = challenge.rules_version
     challenge.eligibility_md, challenge.rules_md = eligibility_md, rules_md
     challenge.rules_version = rules_hash(rules_md)
+    keep_rules_version(challenge, actor)
     db.session.flush()
     audit.record(actor=actor, action="challenge.rules_saved", obj=challenge,
                  details={"before": {"rules_version": before}, "after": {"rules_version": challenge.rules_version}})

@@ -86,6 +86,17 @@ def detail(slug: str):
                            next_phase=services.next_deadline(challenge, now))
 
 
+@bp.route("/challenges/<slug>/rules/<sha256>")
+def rules_version(slug: str, sha256: str):
+    """One version of the official rules, as applicants accepted it: the same visibility as the challenge."""
+    challenge = get_visible_challenge(slug, current_user)
+    version = services.rules_version(challenge, sha256)
+    versions = services.rules_versions(challenge)
+    later = next((v for v in versions if v.created_at > version.created_at), None)
+    return render_template("challenges/rules_version.html", challenge=challenge, version=version,
+                           superseded=later, current=version.sha256 == challenge.rules_version)
+
+
 # --- staff: list, create, import ----------------------------------------------------------
 
 

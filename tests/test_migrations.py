@@ -205,6 +205,11 @@ def test_upgrade_names_the_editors_of_challenges_awaiting_approval(engine, tmp_p
 
             assert sorted(_db.session.get(Challenge, ids["draft"]).editor_ids) == expected
             assert _db.session.get(Challenge, ids["published"]).editor_ids == []
+            # rules_versions (next migration) starts from each challenge's current rules text.
+            from challenges.models import RulesVersion
+
+            kept = {(v.challenge_id, v.sha256) for v in _db.session.execute(_db.select(RulesVersion)).scalars()}
+            assert kept == {(c.id, c.rules_version) for c in _db.session.execute(_db.select(Challenge)).scalars()}
             _db.session.remove()
     finally:
         _dispose(app)

@@ -54,6 +54,8 @@ MATRIX: dict[str, Route] = {
     "public.healthz": Route("GET", lambda c: "/healthz", EVERYONE),
     "challenges.index": Route("GET", lambda c: "/challenges", EVERYONE),
     "challenges.detail": Route("GET", lambda c: f"/challenges/{c['published'].slug}", EVERYONE),
+    "challenges.rules_version": Route(
+        "GET", lambda c: f"/challenges/{c['published'].slug}/rules/{c['published'].rules_version}", EVERYONE),
     # accounts
     "accounts.register": Route("GET", lambda c: "/account/register", ANON_FORM),
     "accounts.sign_in": Route("GET", lambda c: "/account/sign-in", ANON_FORM),
