@@ -9,9 +9,32 @@ from typing import Any, TypeVar
 
 from flask_wtf import FlaskForm
 
-from .errors import Conflict, DomainError
+from .errors import Conflict, DomainError, NotFound, PermissionDenied
 
 T = TypeVar("T")
+
+
+def attempt(action: Callable[[], str]) -> bool:
+    """Run one posted row action (a button: delete, move, leave...): commit and flash what `action`
+    says it did, or roll back and flash why not, for the page the person came from. Missing things and
+    who-may-do-it refusals stay 404 and 403."""
+    from flask import flash
+
+    from .extensions import db
+
+    try:
+        done = action()
+    except (NotFound, PermissionDenied):
+        db.session.rollback()
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.summary(), "error")
+        return False
+    db.session.commit()
+    if done:
+        flash(done, "success")
+    return True
 
 
 def attach_errors(form: FlaskForm, error: DomainError) -> dict[str, str]:

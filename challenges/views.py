@@ -39,7 +39,7 @@ from .forms import (
     TransitionForm,
     parse_anchors,
 )
-from .forms_support import attach_errors, check_version
+from .forms_support import attach_errors, attempt, check_version
 from .models import Challenge, ChallengeStatus, Criterion, FormField, Phase
 from .permissions import get_visible_challenge
 from .timezones import utc_to_local, utcnow
@@ -317,20 +317,8 @@ def phase_delete(slug: str, phase_id: int):
 
 
 def _row_action(action: Callable[[], Any], success: str, back: str):
-    """A button on a list (delete, move): done and said, or refused with why on the same list. Who may
-    do it stays 403 and missing things 404."""
-    try:
-        action()
-    except (NotFound, PermissionDenied):
-        db.session.rollback()
-        raise
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.summary(), "error")
-    else:
-        db.session.commit()
-        if success:
-            flash(success, "success")
+    """A button on a list (delete, move): done and said, or refused with why on the same list."""
+    attempt(lambda: (action(), success)[1])
     return redirect(back)
 
 

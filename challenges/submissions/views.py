@@ -13,9 +13,9 @@ from wtforms.validators import ValidationError as WTFValidationError
 
 from ..accounts.models import Role
 from ..accounts.permissions import roles_required
-from ..errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
+from ..errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..extensions import csrf, db
-from ..forms_support import attach_errors
+from ..forms_support import attach_errors, attempt
 from ..permissions import get_visible_challenge
 from ..security import safe_next
 from ..storage import get_storage
@@ -107,18 +107,7 @@ def _attempt(action: Callable[[], str]) -> bool:
     the person came from). Missing things and refusals stay 404 and 403. The CSRF token is checked first."""
     if not FlaskForm().validate_on_submit():
         raise ValidationFailed("The form expired; reload the page and try again.")
-    try:
-        done = action()
-    except (NotFound, PermissionDenied):
-        db.session.rollback()
-        raise
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.summary(), "error")
-        return False
-    db.session.commit()
-    flash(done, "success")
-    return True
+    return attempt(action)
 
 
 @bp.route("/organizations/<int:organization_id>/members/<int:user_id>", methods=["POST"])
