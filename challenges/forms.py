@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .models import FIELD_TYPES, PRIMARY_METHODS
-from .services import KNOWN_MIME_TYPES
+from .services import KNOWN_MIME_TYPES, MAX_WEIGHT
 from .timezones import zone_names
 
 MARKDOWN_HINT = "Markdown: **bold**, *italic*, lists with -, links as [text](https://…). HTML is not allowed."
@@ -111,7 +111,9 @@ class CriterionForm(FlaskForm):
     key = StringField("Key", validators=[DataRequired("Enter a key, such as quality."), Length(max=40)])
     name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=200)])
     description = TextAreaField("Description for judges", validators=[Optional(), Length(max=5000)])
-    weight = FloatField("Weight", default=1, validators=[InputRequired("Enter a weight (0 or more).")])
+    weight = FloatField("Weight", default=1,
+                        validators=[InputRequired(f"Enter a weight from 0 to {MAX_WEIGHT:,}.")],
+                        description=f"How much this criterion counts against the others, from 0 to {MAX_WEIGHT:,}.")
     scale_min = FloatField("Lowest score", default=1, validators=[InputRequired("Enter the lowest score.")])
     scale_max = FloatField("Highest score", default=5, validators=[InputRequired("Enter the highest score.")])
     step = FloatField("Step", default=1, validators=[InputRequired("Enter the step between scores, e.g. 1.")])

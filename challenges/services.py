@@ -43,6 +43,8 @@ COMMENT_RULE_RE = re.compile(r"^(never|always|extremes|below:(0(\.\d+)?|1(\.0+)?
 MAX_FILE_BYTES = 5 * 1024**3
 MAX_GRACE_SECONDS = 24 * 3600
 MAX_PRIZE_TOTAL = 2**31 - 1  # challenges.prize_total is a 32-bit INTEGER column on PostgreSQL
+# Weights only count relative to each other; the cap keeps totals, sums and shares finite (1e308 twice is inf).
+MAX_WEIGHT = 1000
 
 # MIME types a file field may allow; the upload confirm step sniffs real content against these.
 KNOWN_MIME_TYPES = {
@@ -606,8 +608,8 @@ def criterion_errors(
         errors["key"] = f"The key “{key}” is already used by another criterion."
     if not (name or "").strip():
         errors["name"] = "Enter the criterion name judges will see."
-    if weight is None or not math.isfinite(weight) or weight < 0:
-        errors["weight"] = "must be >= 0"
+    if weight is None or not math.isfinite(weight) or not 0 <= weight <= MAX_WEIGHT:
+        errors["weight"] = f"Enter a weight from 0 to {MAX_WEIGHT:,}."
     for field, value in (("min", scale_min), ("max", scale_max), ("step", step)):
         if value is None or not math.isfinite(value):
             errors[field] = "Enter a number."

@@ -119,7 +119,7 @@ def test_duplicate_field_key_and_bad_criterion(client, db, login_as):
         "key": "neg", "name": "Neg", "weight": "-2", "scale_min": "1", "scale_max": "5", "step": "1",
         "comment_rule": "never", "min_comment_chars": "0"})
     assert negative.status_code == 400
-    assert b"must be &gt;= 0" in negative.data
+    assert b"Enter a weight from 0 to 1,000." in negative.data
 
 
 def test_markdown_script_is_inert_on_public_page(client, db):
