@@ -19,7 +19,18 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .models import FIELD_TYPES, PRIMARY_METHODS
-from .services import KNOWN_MIME_TYPES, MAX_WEIGHT
+from .services import (
+    AGENCY_MAX_CHARS,
+    CRITERION_NAME_MAX_CHARS,
+    FIELD_LABEL_MAX_CHARS,
+    KEY_MAX_CHARS,
+    KNOWN_MIME_TYPES,
+    MAX_WEIGHT,
+    PHASE_NAME_MAX_CHARS,
+    SLUG_MAX_CHARS,
+    SUMMARY_MAX_CHARS,
+    TITLE_MAX_CHARS,
+)
 from .timezones import zone_names
 
 MARKDOWN_HINT = "Markdown: **bold**, *italic*, lists with -, links as [text](https://…). HTML is not allowed."
@@ -35,15 +46,16 @@ def _zone_choices() -> list[tuple[str, str]]:
 
 
 class NewChallengeForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=TITLE_MAX_CHARS)])
     slug = StringField(
         "Web address (slug)",
-        validators=[DataRequired("Enter a slug."), Length(max=80)],
+        validators=[DataRequired("Enter a slug."), Length(max=SLUG_MAX_CHARS)],
         description="Lower-case letters, digits and hyphens, e.g. ai-health-2026. Becomes /challenges/ai-health-2026.",
     )
-    agency = StringField("Agency", validators=[Optional(), Length(max=200)])
-    summary = TextAreaField("Summary", validators=[Optional(), Length(max=600)],
-                            description="One or two sentences shown in lists (600 characters at most).")
+    agency = StringField("Agency", validators=[Optional(), Length(max=AGENCY_MAX_CHARS)])
+    summary = TextAreaField("Summary", validators=[Optional(), Length(max=SUMMARY_MAX_CHARS)],
+                            description=f"One or two sentences shown in lists "
+                                        f"({SUMMARY_MAX_CHARS} characters at most).")
     timezone = SelectField("Time zone", choices=_zone_choices, default="America/New_York", validate_choice=False,
                            description="Deadlines are entered and shown in this zone.")
 
@@ -69,9 +81,9 @@ class RulesForm(FlaskForm):
 
 
 class PhaseForm(FlaskForm):
-    key = StringField("Key", validators=[DataRequired("Enter a key, such as phase-1."), Length(max=40)],
+    key = StringField("Key", validators=[DataRequired("Enter a key, such as phase-1."), Length(max=KEY_MAX_CHARS)],
                       description="Short identifier used in exports, e.g. phase-1.")
-    name = StringField("Name", validators=[DataRequired("Enter a phase name."), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired("Enter a phase name."), Length(max=PHASE_NAME_MAX_CHARS)])
     description_md = TextAreaField("What applicants submit in this phase", validators=[Optional()],
                                    description=MARKDOWN_HINT)
     opens_at = DateTimeLocalField("Opens", format=DATETIME_FORMATS,
@@ -86,8 +98,9 @@ class PhaseForm(FlaskForm):
 
 
 class FieldForm(FlaskForm):
-    key = StringField("Key", validators=[DataRequired("Enter a key, such as summary."), Length(max=40)])
-    label = StringField("Question or label", validators=[DataRequired("Enter a label."), Length(max=200)])
+    key = StringField("Key", validators=[DataRequired("Enter a key, such as summary."), Length(max=KEY_MAX_CHARS)])
+    label = StringField("Question or label",
+                        validators=[DataRequired("Enter a label."), Length(max=FIELD_LABEL_MAX_CHARS)])
     help_text = TextAreaField("Help text", validators=[Optional(), Length(max=2000)])
     type = SelectField("Type", choices=[(t, t) for t in FIELD_TYPES], validate_choice=False)
     required = BooleanField("Required")
@@ -108,8 +121,8 @@ class FieldForm(FlaskForm):
 
 
 class CriterionForm(FlaskForm):
-    key = StringField("Key", validators=[DataRequired("Enter a key, such as quality."), Length(max=40)])
-    name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=200)])
+    key = StringField("Key", validators=[DataRequired("Enter a key, such as quality."), Length(max=KEY_MAX_CHARS)])
+    name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=CRITERION_NAME_MAX_CHARS)])
     description = TextAreaField("Description for judges", validators=[Optional(), Length(max=5000)])
     weight = FloatField("Weight", default=1,
                         validators=[InputRequired(f"Enter a weight from 0 to {MAX_WEIGHT:,}.")],
@@ -156,8 +169,8 @@ class TransitionForm(FlaskForm):
 
 
 class CloneForm(FlaskForm):
-    title = StringField("Title of the copy", validators=[DataRequired("Enter a title."), Length(max=200)])
-    slug = StringField("Slug of the copy", validators=[DataRequired("Enter a slug."), Length(max=80)])
+    title = StringField("Title of the copy", validators=[DataRequired("Enter a title."), Length(max=TITLE_MAX_CHARS)])
+    slug = StringField("Slug of the copy", validators=[DataRequired("Enter a slug."), Length(max=SLUG_MAX_CHARS)])
 
 
 class ImportForm(FlaskForm):

@@ -7,6 +7,8 @@ PostgreSQL error instead of a stored row."""
 
 from __future__ import annotations
 
+import html
+import io
 import json
 import math
 from html.parser import HTMLParser
@@ -17,7 +19,8 @@ from sqlalchemy import func, select
 from challenges import services
 from challenges.definition import import_definition
 from challenges.errors import ValidationFailed
-from challenges.models import Challenge, Criterion
+from challenges.forms import CloneForm, CriterionForm, FieldForm, NewChallengeForm, PhaseForm
+from challenges.models import Challenge, Criterion, FormField, Phase
 from tests.factories import make_challenge, make_definition, make_user
 
 WEIGHT_MESSAGE = "Enter a weight from 0 to 1,000."
@@ -147,3 +150,114 @@ def test_rubric_form_huge_weight_refused_on_the_weight_field(client, db, login_a
     assert _count(db, Criterion) == 2
     rubric = client.get(f"/staff/challenges/weights/phases/{phase.id}/rubric").text
     assert "Total weight of counted criteria: <strong>5</strong>" in rubric  # 3 + 2, the huge one refused
+
+
+# --- 2. text lengths come from the columns ----------------------------------------------------
+
+LONG = "x" * 300
+
+
+@pytest.mark.parametrize(("mutate", "path"), [
+    (lambda d: d.update(agency=LONG), "agency"),
+    (lambda d: d["phases"][0].update(name=LONG), "phases[0].name"),
+    (lambda d: d["phases"][0]["fields"][0].update(label=LONG), "phases[0].fields[0].label"),
+    (lambda d: d["phases"][0]["rubric"]["criteria"][0].update(name=LONG), "phases[0].rubric.criteria[0].name"),
+])
+def test_import_text_longer_than_its_column_refused_by_path(db, staff, mutate, path):
+    data = make_definition()
+    mutate(data)
+
+    errors = _import_errors(db, staff, data)
+
+    assert errors == {path: errors[path]}
+    assert "200 characters or fewer" in errors[path]
+
+
+def test_import_comment_rule_longer_than_its_column_refused(db, staff):
+    data = make_definition()
+    data["phases"][0]["rubric"]["criteria"][0]["comment_rule"] = "below:0." + "1" * 30  # matches the pattern
+
+    errors = _import_errors(db, staff, data)
+
+    assert list(errors) == ["phases[0].rubric.criteria[0].comment_rule"]
+
+
+def test_import_text_at_its_column_length_is_stored(db, staff):
+    data = make_definition(agency="a" * 200)
+    data["phases"][0]["name"] = "p" * 200
+    data["phases"][0]["fields"][0]["label"] = "l" * 200
+    data["phases"][0]["rubric"]["criteria"][0]["name"] = "c" * 200
+    data["phases"][0]["rubric"]["criteria"][0]["comment_rule"] = "below:0." + "5" * 22  # 30 characters
+
+    import_definition(actor=staff, data=data)
+    db.session.commit()
+    db.session.expire_all()
+
+    challenge = db.session.execute(select(Challenge)).scalar_one()
+    phase = challenge.phases[0]
+    assert (len(challenge.agency), len(phase.name), len(phase.fields[0].label),
+            len(phase.rubric.criteria[0].name), len(phase.rubric.criteria[0].comment_rule)) == (200, 200, 200, 200, 30)
+
+
+def test_import_over_http_long_agency_is_a_400_naming_the_path(client, db, login_as):
+    login_as("staff")
+    body = json.dumps(make_definition(slug="long-agency", agency=LONG)).encode()
+
+    page = client.post("/staff/challenges/import", data={"file": (io.BytesIO(body), "def.json")},
+                       content_type="multipart/form-data")
+
+    assert page.status_code == 400
+    assert "agency: Keep the agency to 200 characters or fewer." in html.unescape(page.text)
+    assert _count(db, Challenge) == 0
+
+
+def test_services_refuse_text_longer_than_its_column(staff, db):
+    challenge = make_challenge(author=staff)
+    phase = challenge.phases[0]
+    long = "y" * 201
+    calls = {
+        "agency (create)": lambda: services.create_challenge(actor=staff, title="T", slug="other-one", agency=long),
+        "agency (update)": lambda: services.update_general(
+            actor=staff, challenge=challenge, title=challenge.title, slug=challenge.slug, agency=long,
+            summary=challenge.summary, description_md="", timezone=challenge.timezone),
+        "name (phase)": lambda: services.save_phase(
+            actor=staff, challenge=challenge, phase=phase, key=phase.key, name=long,
+            opens_local=phase.opens_at.replace(tzinfo=None), closes_local=phase.closes_at.replace(tzinfo=None)),
+        "label (field)": lambda: services.save_field(actor=staff, phase=phase, key="more", label=long, type="text"),
+        "name (criterion)": lambda: services.save_criterion(actor=staff, phase=phase, **{**CRITERION, "name": long}),
+    }
+    refused = {}
+    for what, call in calls.items():
+        with pytest.raises(ValidationFailed) as err:
+            call()
+        db.session.rollback()
+        refused[what] = err.value.errors
+
+    assert refused == {
+        "agency (create)": {"agency": "Keep the agency to 200 characters or fewer."},
+        "agency (update)": {"agency": "Keep the agency to 200 characters or fewer."},
+        "name (phase)": {"name": "Keep the phase name to 200 characters or fewer."},
+        "label (field)": {"label": "Keep the label to 200 characters or fewer."},
+        "name (criterion)": {"name": "Keep the criterion name to 200 characters or fewer."},
+    }
+    assert _count(db, Challenge) == 1 and _count(db, FormField) == 2 and _count(db, Criterion) == 2
+
+
+@pytest.mark.parametrize(("form", "field", "column"), [
+    (NewChallengeForm, "title", Challenge.__table__.c.title),
+    (NewChallengeForm, "slug", Challenge.__table__.c.slug),
+    (NewChallengeForm, "agency", Challenge.__table__.c.agency),
+    (NewChallengeForm, "summary", Challenge.__table__.c.summary),
+    (CloneForm, "title", Challenge.__table__.c.title),
+    (CloneForm, "slug", Challenge.__table__.c.slug),
+    (PhaseForm, "key", Phase.__table__.c.key),
+    (PhaseForm, "name", Phase.__table__.c.name),
+    (FieldForm, "key", FormField.__table__.c.key),
+    (FieldForm, "label", FormField.__table__.c.label),
+    (CriterionForm, "key", Criterion.__table__.c.key),
+    (CriterionForm, "name", Criterion.__table__.c.name),
+])
+def test_web_form_length_limits_are_the_column_lengths(form, field, column):
+    unbound = getattr(form, field)
+    limits = [v.max for v in unbound.kwargs["validators"] if hasattr(v, "max") and hasattr(v, "min")]
+    assert limits == [column.type.length]
