@@ -16,7 +16,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .models import FIELD_TYPES, PRIMARY_METHODS
 from .services import (
@@ -25,6 +25,7 @@ from .services import (
     FIELD_LABEL_MAX_CHARS,
     KEY_MAX_CHARS,
     KNOWN_MIME_TYPES,
+    MAX_FILE_BYTES,
     MAX_WEIGHT,
     PHASE_NAME_MAX_CHARS,
     SLUG_MAX_CHARS,
@@ -110,9 +111,13 @@ class FieldForm(FlaskForm):
                             description="For select and multi-select fields.")
     accept = SelectMultipleField("Allowed file types", choices=list(KNOWN_MIME_TYPES.items()),
                                  validate_choice=False)
-    max_mb = FloatField("Maximum file size (MB)",
-                        validators=[Optional(), NumberRange(min=0, max=5120, message="Enter 0 to 5,120 MB (5 GB).")])
+    # The range is services.field_errors' rule on max_bytes; its message is shown on this field.
+    max_mb = FloatField("Maximum file size (MB)", validators=[Optional()],
+                        description=f"For file fields. More than 0 and at most {MAX_FILE_BYTES // 1024**2:,} MB "
+                                    f"({MAX_FILE_BYTES // 1024**3} GiB).")
     identifying = BooleanField("Identifies the applicant (hidden from judges in blind judging)")
+
+    service_error_fields = {"max_bytes": "max_mb"}
 
     def validate_max_mb(self, field: FloatField) -> None:
         """'nan' and 'inf' parse as floats and slip past NumberRange."""
@@ -142,6 +147,8 @@ class CriterionForm(FlaskForm):
                                description="With “at or below a threshold”: 0.4 means the lowest 40 % of the scale.")
     min_comment_chars = IntegerField("Minimum comment length (characters)", default=0,
                                      validators=[InputRequired("Enter 0 for no minimum.")])
+
+    service_error_fields = {"min": "scale_min", "max": "scale_max"}
 
 
 class JudgingForm(FlaskForm):

@@ -560,7 +560,7 @@ def clone(slug: str):
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            extra = exc.errors or {"form": exc.message}
+            extra = attach_errors(form, exc)
         else:
             flash(f"Copied to a new draft “{copy.title}”. Check its dates before sending it for approval.",
                   "success")

@@ -261,3 +261,76 @@ def test_web_form_length_limits_are_the_column_lengths(form, field, column):
     unbound = getattr(form, field)
     limits = [v.max for v in unbound.kwargs["validators"] if hasattr(v, "max") and hasattr(v, "min")]
     assert limits == [column.type.length]
+
+
+# --- 3. each service error sits on its form field ---------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["0", "", "6000"])
+def test_file_size_error_sits_on_the_megabytes_field(client, db, login_as, raw):
+    challenge = make_challenge(slug="file-size")
+    login_as("staff")
+
+    page = client.post(f"/staff/challenges/file-size/phases/{challenge.phases[0].id}/form", data={
+        "key": "video", "label": "Video", "type": "file", "accept": ["video/mp4"], "max_mb": raw})
+
+    assert page.status_code == 400
+    _assert_error_on_field(page.text, "max_mb", "Set a maximum file size between 1 byte and 5 GiB.")
+    assert _count(db, FormField) == 2
+
+
+def test_file_size_hint_matches_the_rule(client, db, login_as):
+    challenge = make_challenge(slug="file-hint")
+    login_as("staff")
+
+    page = client.get(f"/staff/challenges/file-hint/phases/{challenge.phases[0].id}/form")
+
+    hint = _Page(page.text)
+    assert "max_mb-hint" in hint.by_id["max_mb"]["aria-describedby"].split()
+    text = html.unescape(page.text)
+    assert "More than 0 and at most 5,120 MB (5 GiB)." in text
+    assert "Enter 0 to" not in text
+
+
+def test_file_size_within_the_hint_is_stored(client, db, login_as):
+    challenge = make_challenge(slug="file-ok")
+    login_as("staff")
+
+    page = client.post(f"/staff/challenges/file-ok/phases/{challenge.phases[0].id}/form", data={
+        "key": "video", "label": "Video", "type": "file", "accept": ["video/mp4"], "max_mb": "5120"})
+
+    assert page.status_code == 302
+    db.session.expire_all()
+    assert db.session.execute(select(FormField.max_bytes).where(FormField.key == "video")).scalar_one() == 5 * 1024**3
+
+
+@pytest.mark.parametrize(("data", "field_id", "message"), [
+    ({"scale_min": "5", "scale_max": "5"}, "scale_max", "The scale maximum must be greater than its minimum."),
+    ({"scale_min": "nan"}, "scale_min", "Enter a number."),
+    ({"scale_max": "inf"}, "scale_max", "Enter a number."),
+])
+def test_rubric_scale_errors_sit_on_their_fields(client, db, login_as, data, field_id, message):
+    challenge = make_challenge(slug="scales")
+    phase = challenge.phases[0]
+    login_as("staff")
+    form = {"key": "scale", "name": "Scale", "weight": "1", "scale_min": "1", "scale_max": "5", "step": "1",
+            "comment_rule": "never", "min_comment_chars": "0", **data}
+
+    added = client.post(f"/staff/challenges/scales/phases/{phase.id}/rubric", data=form)
+    edited = client.post(f"/staff/challenges/scales/phases/{phase.id}/rubric/{phase.rubric.criteria[0].id}",
+                         data=dict(form, key="quality"))
+
+    assert (added.status_code, edited.status_code) == (400, 400)
+    _assert_error_on_field(added.text, field_id, message)
+    _assert_error_on_field(edited.text, field_id, message)
+
+
+def test_copy_form_errors_sit_on_their_fields(client, db, login_as):
+    make_challenge(slug="copied")
+    login_as("staff")
+
+    page = client.post("/staff/challenges/copied/clone", data={"title": "Again", "slug": "copied"})
+
+    assert page.status_code == 400
+    _assert_error_on_field(page.text, "slug", "The slug “copied” is already used by another challenge.")
+    assert _count(db, Challenge) == 1
