@@ -933,6 +933,16 @@ def clone_challenge(*, actor: User, challenge: Challenge, slug: str, title: str)
     return copy
 
 
+def copy_defaults(challenge: Challenge) -> dict[str, str]:
+    """What the copy form suggests: "Copy of <title>" and "<slug>-copy", shortened to fit the title and
+    slug limits (a long title ends in "…"), so the suggestion can always be sent as it is."""
+    title = f"Copy of {challenge.title}"
+    if len(title) > TITLE_MAX_CHARS:
+        title = title[:TITLE_MAX_CHARS - 1].rstrip() + "…"
+    suffix = "-copy"
+    return {"title": title, "slug": challenge.slug[:SLUG_MAX_CHARS - len(suffix)].rstrip("-") + suffix}
+
+
 # --- listings -----------------------------------------------------------------------------
 
 

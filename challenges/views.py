@@ -173,7 +173,8 @@ def overview(slug: str):
     return render_template(
         "challenges/overview.html", challenge=challenge,
         problems=services.completeness_problems(challenge),
-        transition_form=form, note_form=NoteForm(), transitions=transitions, clone_form=CloneForm(),
+        transition_form=form, note_form=NoteForm(), transitions=transitions,
+        clone_form=CloneForm(data=services.copy_defaults(challenge)),
     )
 
 

@@ -334,3 +334,40 @@ def test_copy_form_errors_sit_on_their_fields(client, db, login_as):
     assert page.status_code == 400
     _assert_error_on_field(page.text, "slug", "The slug “copied” is already used by another challenge.")
     assert _count(db, Challenge) == 1
+
+
+# --- 4. the copy form's defaults fit ----------------------------------------------------------
+
+
+def test_copy_form_defaults_fit_for_the_longest_title_and_slug(client, db, login_as):
+    title, slug = "T" * 200, "s" * 80
+    make_challenge(slug=slug, title=title)
+    login_as("staff")
+
+    page = _Page(client.get(f"/staff/challenges/{slug}").text)
+    suggested_title = html.unescape(page.by_id["title"]["value"])
+    suggested_slug = page.by_id["slug"]["value"]
+
+    assert suggested_title.startswith("Copy of TTT") and len(suggested_title) == 200
+    assert suggested_slug.endswith("-copy") and len(suggested_slug) == 80
+    response = client.post(f"/staff/challenges/{slug}/clone", data={"title": suggested_title, "slug": suggested_slug})
+    assert response.status_code == 302
+    assert _count(db, Challenge) == 2
+
+
+def test_copy_form_defaults_for_a_short_title_are_unchanged(client, db, login_as):
+    make_challenge(slug="short", title="Short")
+    login_as("staff")
+
+    page = _Page(client.get("/staff/challenges/short").text)
+
+    assert (page.by_id["title"]["value"], page.by_id["slug"]["value"]) == ("Copy of Short", "short-copy")
+
+
+def test_copy_defaults_never_leave_a_double_hyphen_in_the_slug(staff, db):
+    original = make_challenge(author=staff, slug="a" * 74 + "-bbbbb", title="Short")  # cut falls after the hyphen
+
+    suggested = services.copy_defaults(original)
+    copy = services.clone_challenge(actor=staff, challenge=original, **suggested)
+
+    assert (copy.slug, copy.title) == ("a" * 74 + "-copy", "Copy of Short")
