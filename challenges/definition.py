@@ -138,7 +138,7 @@ def validate(definition: Definition) -> dict[str, str]:
     """Every value rule, with JSON paths; empty when the definition can be built."""
     errors: dict[str, str] = {}
     general = services._general_errors(
-        title=definition.title, slug=definition.slug, summary=definition.summary,
+        title=definition.title, slug=definition.slug, agency=definition.agency, summary=definition.summary,
         timezone=definition.timezone, exclude_id=None,
     )
     errors.update(general)

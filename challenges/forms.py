@@ -17,10 +17,22 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .models import FIELD_TYPES, PRIMARY_METHODS
-from .services import KNOWN_MIME_TYPES
+from .services import (
+    AGENCY_MAX_CHARS,
+    CRITERION_NAME_MAX_CHARS,
+    FIELD_LABEL_MAX_CHARS,
+    KEY_MAX_CHARS,
+    KNOWN_MIME_TYPES,
+    MAX_FILE_BYTES,
+    MAX_WEIGHT,
+    PHASE_NAME_MAX_CHARS,
+    SLUG_MAX_CHARS,
+    SUMMARY_MAX_CHARS,
+    TITLE_MAX_CHARS,
+)
 from .timezones import zone_names
 
 MARKDOWN_HINT = "Markdown: **bold**, *italic*, lists with -, links as [text](https://…). HTML is not allowed."
@@ -36,15 +48,16 @@ def _zone_choices() -> list[tuple[str, str]]:
 
 
 class NewChallengeForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=200)])
+    title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=TITLE_MAX_CHARS)])
     slug = StringField(
         "Web address (slug)",
-        validators=[DataRequired("Enter a slug."), Length(max=80)],
+        validators=[DataRequired("Enter a slug."), Length(max=SLUG_MAX_CHARS)],
         description="Lower-case letters, digits and hyphens, e.g. ai-health-2026. Becomes /challenges/ai-health-2026.",
     )
-    agency = StringField("Agency", validators=[Optional(), Length(max=200)])
-    summary = TextAreaField("Summary", validators=[Optional(), Length(max=600)],
-                            description="One or two sentences shown in lists (600 characters at most).")
+    agency = StringField("Agency", validators=[Optional(), Length(max=AGENCY_MAX_CHARS)])
+    summary = TextAreaField("Summary", validators=[Optional(), Length(max=SUMMARY_MAX_CHARS)],
+                            description=f"One or two sentences shown in lists "
+                                        f"({SUMMARY_MAX_CHARS} characters at most).")
     timezone = SelectField("Time zone", choices=_zone_choices, default="America/New_York", validate_choice=False,
                            description="Deadlines are entered and shown in this zone.")
 
@@ -74,9 +87,9 @@ class RulesForm(FlaskForm):
 
 class PhaseForm(FlaskForm):
     version = HiddenField()  # what the editor started from (forms_support.row_version)
-    key = StringField("Key", validators=[DataRequired("Enter a key, such as phase-1."), Length(max=40)],
+    key = StringField("Key", validators=[DataRequired("Enter a key, such as phase-1."), Length(max=KEY_MAX_CHARS)],
                       description="Short identifier used in exports, e.g. phase-1.")
-    name = StringField("Name", validators=[DataRequired("Enter a phase name."), Length(max=200)])
+    name = StringField("Name", validators=[DataRequired("Enter a phase name."), Length(max=PHASE_NAME_MAX_CHARS)])
     description_md = TextAreaField("What applicants submit in this phase", validators=[Optional()],
                                    description=MARKDOWN_HINT)
     opens_at = DateTimeLocalField("Opens", format=DATETIME_FORMATS,
@@ -92,8 +105,9 @@ class PhaseForm(FlaskForm):
 
 class FieldForm(FlaskForm):
     version = HiddenField()  # what the editor started from (forms_support.row_version)
-    key = StringField("Key", validators=[DataRequired("Enter a key, such as summary."), Length(max=40)])
-    label = StringField("Question or label", validators=[DataRequired("Enter a label."), Length(max=200)])
+    key = StringField("Key", validators=[DataRequired("Enter a key, such as summary."), Length(max=KEY_MAX_CHARS)])
+    label = StringField("Question or label",
+                        validators=[DataRequired("Enter a label."), Length(max=FIELD_LABEL_MAX_CHARS)])
     help_text = TextAreaField("Help text", validators=[Optional(), Length(max=2000)])
     type = SelectField("Type", choices=[(t, t) for t in FIELD_TYPES], validate_choice=False)
     required = BooleanField("Required")
@@ -103,9 +117,13 @@ class FieldForm(FlaskForm):
                             description="For select and multi-select fields.")
     accept = SelectMultipleField("Allowed file types", choices=list(KNOWN_MIME_TYPES.items()),
                                  validate_choice=False)
-    max_mb = FloatField("Maximum file size (MB)",
-                        validators=[Optional(), NumberRange(min=0, max=5120, message="Enter 0 to 5,120 MB (5 GB).")])
+    # The range is services.field_errors' rule on max_bytes; its message is shown on this field.
+    max_mb = FloatField("Maximum file size (MB)", validators=[Optional()],
+                        description=f"For file fields. More than 0 and at most {MAX_FILE_BYTES // 1024**2:,} MB "
+                                    f"({MAX_FILE_BYTES // 1024**3} GiB).")
     identifying = BooleanField("Identifies the applicant (hidden from judges in blind judging)")
+
+    service_error_fields = {"max_bytes": "max_mb"}
 
     def validate_max_mb(self, field: FloatField) -> None:
         """'nan' and 'inf' parse as floats and slip past NumberRange."""
@@ -115,10 +133,12 @@ class FieldForm(FlaskForm):
 
 class CriterionForm(FlaskForm):
     version = HiddenField()  # what the editor started from (forms_support.row_version)
-    key = StringField("Key", validators=[DataRequired("Enter a key, such as quality."), Length(max=40)])
-    name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=200)])
+    key = StringField("Key", validators=[DataRequired("Enter a key, such as quality."), Length(max=KEY_MAX_CHARS)])
+    name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=CRITERION_NAME_MAX_CHARS)])
     description = TextAreaField("Description for judges", validators=[Optional(), Length(max=5000)])
-    weight = FloatField("Weight", default=1, validators=[InputRequired("Enter a weight (0 or more).")])
+    weight = FloatField("Weight", default=1,
+                        validators=[InputRequired(f"Enter a weight from 0 to {MAX_WEIGHT:,}.")],
+                        description=f"How much this criterion counts against the others, from 0 to {MAX_WEIGHT:,}.")
     scale_min = FloatField("Lowest score", default=1, validators=[InputRequired("Enter the lowest score.")])
     scale_max = FloatField("Highest score", default=5, validators=[InputRequired("Enter the highest score.")])
     step = FloatField("Step", default=1, validators=[InputRequired("Enter the step between scores, e.g. 1.")])
@@ -134,6 +154,8 @@ class CriterionForm(FlaskForm):
                                description="With “at or below a threshold”: 0.4 means the lowest 40 % of the scale.")
     min_comment_chars = IntegerField("Minimum comment length (characters)", default=0,
                                      validators=[InputRequired("Enter 0 for no minimum.")])
+
+    service_error_fields = {"min": "scale_min", "max": "scale_max"}
 
 
 class JudgingForm(FlaskForm):
@@ -161,8 +183,8 @@ class TransitionForm(FlaskForm):
 
 
 class CloneForm(FlaskForm):
-    title = StringField("Title of the copy", validators=[DataRequired("Enter a title."), Length(max=200)])
-    slug = StringField("Slug of the copy", validators=[DataRequired("Enter a slug."), Length(max=80)])
+    title = StringField("Title of the copy", validators=[DataRequired("Enter a title."), Length(max=TITLE_MAX_CHARS)])
+    slug = StringField("Slug of the copy", validators=[DataRequired("Enter a slug."), Length(max=SLUG_MAX_CHARS)])
 
 
 class DeleteDraftForm(FlaskForm):

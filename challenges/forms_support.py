@@ -38,10 +38,14 @@ def attempt(action: Callable[[], str]) -> bool:
 
 
 def attach_errors(form: FlaskForm, error: DomainError) -> dict[str, str]:
-    """Put each service error on its form field; return those with no field (for the summary)."""
+    """Put each service error on its form field; return those with no field (for the summary).
+
+    A form whose field is not named as the service names the value (a size asked in MB, a rule about
+    bytes) maps the service's names to its own in `service_error_fields`."""
     leftover: dict[str, str] = {}
+    renamed: dict[str, str] = getattr(form, "service_error_fields", {})
     for name, message in (error.errors or {}).items():
-        field = getattr(form, name, None)
+        field = getattr(form, renamed.get(name, name), None)
         if field is not None and hasattr(field, "errors"):
             field.errors = [*list(field.errors or []), message]
         else:

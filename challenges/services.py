@@ -38,12 +38,31 @@ from .models import (
 )
 from .timezones import TimezoneError, get_zone, local_to_utc, utc_to_local, utcnow
 
+
+def _column_chars(column: Any) -> int:
+    """The n of a String(n) column. The models are the one place each text limit is set: the web forms,
+    these rules and so the JSON import read it from here (PostgreSQL refuses longer text with an error)."""
+    return int(column.type.length)
+
+
+TITLE_MAX_CHARS = _column_chars(Challenge.title)
+SLUG_MAX_CHARS = _column_chars(Challenge.slug)
+AGENCY_MAX_CHARS = _column_chars(Challenge.agency)
+SUMMARY_MAX_CHARS = _column_chars(Challenge.summary)
+KEY_MAX_CHARS = _column_chars(Phase.key)  # phases, form fields and criteria alike
+PHASE_NAME_MAX_CHARS = _column_chars(Phase.name)
+FIELD_LABEL_MAX_CHARS = _column_chars(FormField.label)
+CRITERION_NAME_MAX_CHARS = _column_chars(Criterion.name)
+COMMENT_RULE_MAX_CHARS = _column_chars(Criterion.comment_rule)
+
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+KEY_RE = re.compile(rf"^[a-z][a-z0-9_-]{{0,{KEY_MAX_CHARS - 1}}}$")
 COMMENT_RULE_RE = re.compile(r"^(never|always|extremes|below:(0(\.\d+)?|1(\.0+)?))$")
 MAX_FILE_BYTES = 5 * 1024**3
 MAX_GRACE_SECONDS = 24 * 3600
 MAX_PRIZE_TOTAL = 2**31 - 1  # challenges.prize_total is a 32-bit INTEGER column on PostgreSQL
+# Weights only count relative to each other; the cap keeps totals, sums and shares finite (1e308 twice is inf).
+MAX_WEIGHT = 1000
 
 # MIME types a file field may allow; the upload confirm step sniffs real content against these.
 KNOWN_MIME_TYPES = {
@@ -196,8 +215,8 @@ def current_rubric(phase: Phase) -> Rubric:
 def _check_slug(slug: str, *, exclude_id: int | None = None) -> str | None:
     if not slug:
         return "Enter a slug: lower-case letters, digits and hyphens, such as ai-health-2026."
-    if len(slug) < 3 or len(slug) > 80:
-        return "A slug must be 3 to 80 characters long."
+    if len(slug) < 3 or len(slug) > SLUG_MAX_CHARS:
+        return f"A slug must be 3 to {SLUG_MAX_CHARS} characters long."
     if not SLUG_RE.match(slug):
         return "Use only lower-case letters, digits and single hyphens (no spaces), e.g. ai-health-2026."
     stmt = select(Challenge.id).where(Challenge.slug == slug)
@@ -216,18 +235,26 @@ def _check_timezone(name: str) -> str | None:
     return None
 
 
+def _too_long(text: str | None, limit: int, what: str) -> str | None:
+    if text is not None and len(text) > limit:
+        return f"Keep the {what} to {limit} characters or fewer."
+    return None
+
+
 def _general_errors(
-    *, title: str, slug: str, summary: str, timezone: str, exclude_id: int | None
+    *, title: str, slug: str, agency: str, summary: str, timezone: str, exclude_id: int | None
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not title.strip():
         errors["title"] = "Enter a title."
-    elif len(title) > 200:
-        errors["title"] = "Keep the title to 200 characters or fewer."
+    elif (msg := _too_long(title, TITLE_MAX_CHARS, "title")) is not None:
+        errors["title"] = msg
     if (msg := _check_slug(slug, exclude_id=exclude_id)) is not None:
         errors["slug"] = msg
-    if len(summary) > 600:
-        errors["summary"] = "Keep the summary to 600 characters or fewer."
+    if (msg := _too_long(agency, AGENCY_MAX_CHARS, "agency")) is not None:
+        errors["agency"] = msg
+    if (msg := _too_long(summary, SUMMARY_MAX_CHARS, "summary")) is not None:
+        errors["summary"] = msg
     if (msg := _check_timezone(timezone)) is not None:
         errors["timezone"] = msg
     return errors
@@ -244,7 +271,8 @@ def create_challenge(
 ) -> Challenge:
     require_staff(actor)
     title, slug, agency, summary = title.strip(), slug.strip(), agency.strip(), summary.strip()
-    _fail_if(_general_errors(title=title, slug=slug, summary=summary, timezone=timezone, exclude_id=None))
+    _fail_if(_general_errors(title=title, slug=slug, agency=agency, summary=summary, timezone=timezone,
+                             exclude_id=None))
     challenge = Challenge(
         title=title,
         slug=slug,
@@ -277,7 +305,7 @@ def update_general(
     start_edit(actor, challenge, "general")
     title, slug, agency, summary = title.strip(), slug.strip(), agency.strip(), summary.strip()
     errors = _general_errors(
-        title=title, slug=slug, summary=summary, timezone=timezone, exclude_id=challenge.id
+        title=title, slug=slug, agency=agency, summary=summary, timezone=timezone, exclude_id=challenge.id
     )
     if slug != challenge.slug and challenge.is_public:
         errors["slug"] = "A published challenge keeps its address; the slug cannot change now."
@@ -409,6 +437,8 @@ def phase_errors(
         errors["key"] = f"Another phase already uses the key “{key}”."
     if not (name or "").strip():
         errors["name"] = "Enter a phase name, such as Concept papers."
+    elif (msg := _too_long(name, PHASE_NAME_MAX_CHARS, "phase name")) is not None:
+        errors["name"] = msg
     if opens and closes and closes <= opens:
         errors["closes_at"] = "Closing time must be after opening time."
     if grace_seconds is None or not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
@@ -576,6 +606,8 @@ def field_errors(
         errors["key"] = f"The key “{key}” is already used by another field of this form."
     if not (label or "").strip():
         errors["label"] = "Enter the question or label applicants will see."
+    elif (msg := _too_long(label, FIELD_LABEL_MAX_CHARS, "label")) is not None:
+        errors["label"] = msg
     if type not in FIELD_TYPES:
         errors["type"] = "Choose a field type: " + ", ".join(FIELD_TYPES) + "."
     if max_length is not None and not 1 <= max_length <= 100_000:
@@ -698,8 +730,10 @@ def criterion_errors(
         errors["key"] = f"The key “{key}” is already used by another criterion."
     if not (name or "").strip():
         errors["name"] = "Enter the criterion name judges will see."
-    if weight is None or not math.isfinite(weight) or weight < 0:
-        errors["weight"] = "must be >= 0"
+    elif (msg := _too_long(name, CRITERION_NAME_MAX_CHARS, "criterion name")) is not None:
+        errors["name"] = msg
+    if weight is None or not math.isfinite(weight) or not 0 <= weight <= MAX_WEIGHT:
+        errors["weight"] = f"Enter a weight from 0 to {MAX_WEIGHT:,}."
     for field, value in (("min", scale_min), ("max", scale_max), ("step", step)):
         if value is None or not math.isfinite(value):
             errors[field] = "Enter a number."
@@ -721,6 +755,8 @@ def criterion_errors(
                 break
     if not COMMENT_RULE_RE.match(comment_rule or ""):
         errors["comment_rule"] = "Comment rule must be never, always, extremes or below:<0..1>."
+    elif (msg := _too_long(comment_rule, COMMENT_RULE_MAX_CHARS, "comment rule")) is not None:
+        errors["comment_rule"] = msg
     if min_comment_chars is None or not 0 <= min_comment_chars <= 10_000:
         errors["min_comment_chars"] = "Minimum comment length must be between 0 and 10000."
     return errors
@@ -1027,6 +1063,16 @@ def clone_challenge(*, actor: User, challenge: Challenge, slug: str, title: str)
     copy = build_from_definition(actor=actor, data=data)
     audit.record(actor=actor, action="challenge.cloned", obj=copy, details={"from": challenge.slug})
     return copy
+
+
+def copy_defaults(challenge: Challenge) -> dict[str, str]:
+    """What the copy form suggests: "Copy of <title>" and "<slug>-copy", shortened to fit the title and
+    slug limits (a long title ends in "…"), so the suggestion can always be sent as it is."""
+    title = f"Copy of {challenge.title}"
+    if len(title) > TITLE_MAX_CHARS:
+        title = title[:TITLE_MAX_CHARS - 1].rstrip() + "…"
+    suffix = "-copy"
+    return {"title": title, "slug": challenge.slug[:SLUG_MAX_CHARS - len(suffix)].rstrip("-") + suffix}
 
 
 # --- listings -----------------------------------------------------------------------------

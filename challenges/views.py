@@ -201,7 +201,8 @@ def _overview_page(challenge: Challenge, *, failed_form: FlaskForm | None = None
         problems=services.completeness_problems(challenge), failed_form=failed_form, overview_errors=errors or {},
         transition_form=transition_form,
         note_form=failed_form if isinstance(failed_form, NoteForm) else NoteForm(),
-        transitions=transitions, clone_form=CloneForm(), form_editable=services.phases_editable(challenge, "form"),
+        transitions=transitions, clone_form=CloneForm(data=services.copy_defaults(challenge)),
+        form_editable=services.phases_editable(challenge, "form"),
         delete_form=failed_form if isinstance(failed_form, DeleteDraftForm) else DeleteDraftForm(),
     ), status if failed else 200
 
@@ -634,7 +635,7 @@ def clone(slug: str):
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            extra = exc.errors or {"form": exc.message}
+            extra = attach_errors(form, exc)
         else:
             flash(f"Copied to a new draft “{copy.title}”. Check its dates before sending it for approval.",
                   "success")

@@ -566,10 +566,10 @@ CRITERION = {"key": "extra", "name": "Extra", "weight": 1.0, "scale_min": 1.0, "
 
 
 @pytest.mark.parametrize(("changes", "field", "text"), [
-    ({"weight": -1.0}, "weight", "must be >= 0"),
-    ({"weight": -0.001}, "weight", "must be >= 0"),
-    ({"weight": math.nan}, "weight", "must be >= 0"),
-    ({"weight": None}, "weight", "must be >= 0"),
+    ({"weight": -1.0}, "weight", "Enter a weight from 0 to 1,000."),
+    ({"weight": -0.001}, "weight", "Enter a weight from 0 to 1,000."),
+    ({"weight": math.nan}, "weight", "Enter a weight from 0 to 1,000."),
+    ({"weight": None}, "weight", "Enter a weight from 0 to 1,000."),
     ({"scale_max": 1.0}, "max", "The scale maximum must be greater than its minimum."),
     ({"scale_max": 0.0}, "max", "The scale maximum must be greater than its minimum."),
     ({"scale_min": None}, "min", "Enter a number."),

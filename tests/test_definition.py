@@ -308,9 +308,9 @@ def test_import_negative_weight_on_second_criterion_exact_message(app, db, staff
     errors = _refused(db, staff, data)
     result = run_cli("challenges", "import-definition", _write(tmp_path, data))
 
-    assert errors == {"phases[0].rubric.criteria[1].weight": "must be >= 0"}
+    assert errors == {"phases[0].rubric.criteria[1].weight": "Enter a weight from 0 to 1,000."}
     assert result.exit_code == 1
-    assert "  phases[0].rubric.criteria[1].weight: must be >= 0\n" in result.output
+    assert "  phases[0].rubric.criteria[1].weight: Enter a weight from 0 to 1,000.\n" in result.output
     assert _count(db) == 0
 
 

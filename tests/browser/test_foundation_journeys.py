@@ -132,7 +132,7 @@ def test_staff_author_and_second_staff_approve(browse, app):
     _fill(page, "Key (required)", "technical")
     _fill(page, "Weight (required)", "-1")
     author.submit("Add criterion")
-    assert "must be &gt;= 0" in page.content() or "must be >= 0" in page.content()
+    assert "Enter a weight from 0 to 1,000." in page.content()
     _fill(page, "Weight (required)", "3")
     page.get_by_label("Anchor labels", exact=False).fill("1: Poor\n5: Excellent")
     author.submit("Add criterion")
