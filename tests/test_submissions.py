@@ -632,3 +632,38 @@ def test_export_columns_never_overwrite_each_other(db, vendor, draft):
     row = frame.iloc[0]
     assert (row["Describe [why1]"], row["Describe [why2]"], row["status [state]"]) == ("first", "second", "mine")
     assert row["status"] == "draft"  # the core column is untouched
+
+
+def test_exports_follow_the_list_filters(client, login_as, vendor, phase, db):
+    """The CSV and Excel exports hold what the list shows: its status and search filters, one rule."""
+    import io as _io
+
+    import pandas as pd
+
+    make_submission(vendor, phase, organization_name="Alpha Labs", submit=True)
+    make_submission(vendor, phase, organization_name="Beta Works")  # a draft
+    out, _ = make_submission(vendor, phase, organization_name="Gamma Ltd", submit=True)
+    subs.disqualify(actor=make_user(email="filters.staff@example.gov", roles=("staff",)), submission=out,
+                    reason="Wrong entity")
+    db.session.commit()
+    login_as("staff")
+    base = f"/staff/challenges/{phase.challenge.slug}/phases/{phase.id}/applications"
+
+    def csv_names(query: str) -> list[str]:
+        response = client.get(f"{base}.csv{query}")
+        assert response.status_code == 200
+        return list(pd.read_csv(_io.BytesIO(response.data))["organisation"])
+
+    assert sorted(csv_names("")) == ["Alpha Labs", "Beta Works", "Gamma Ltd"]
+    assert csv_names("?status=submitted") == ["Alpha Labs"]
+    assert csv_names("?status=disqualified") == ["Gamma Ltd"]
+    assert csv_names("?q=beta") == ["Beta Works"]
+    excel = client.get(f"{base}.xlsx?status=submitted&q=alpha")
+    assert list(pd.read_excel(_io.BytesIO(excel.data))["organisation"]) == ["Alpha Labs"]
+
+    page = client.get(f"{base}?status=submitted&q=alp").text
+    assert f'href="{base}.csv?status=submitted&amp;q=alp"' in page
+    assert f'href="{base}.xlsx?status=submitted&amp;q=alp"' in page
+    assert "The exports hold the 1 application listed: status submitted, search “alp”." in page
+    everything = client.get(base).text
+    assert f'href="{base}.csv"' in everything and "The exports hold all 3 applications" in everything

@@ -25,7 +25,7 @@ bp = Blueprint("applications", __name__, url_prefix="/staff")
 @staff_required
 def export(slug: str, phase_id: int, fmt: str):
     phase = get_phase(get_challenge(slug), phase_id)
-    frame = exports.applications_frame(phase)
+    frame = exports.applications_frame(phase, status=request.args.get("status", ""), query=request.args.get("q", ""))
     name = f"{phase.challenge.slug}-{phase.key}-applications"
     if fmt == "csv":
         body, mimetype = exports.frame_to_csv(frame), "text/csv"
