@@ -15,7 +15,7 @@ from challenges.mail import OutboxMessage
 from challenges.submissions import services as subs
 from challenges.submissions.models import Receipt, Submission, SubmissionFile
 from challenges.uploads import UploadRefused, check_content, check_name, sniff
-from tests.factories import PDF_BYTES, make_challenge, make_submission, make_user
+from tests.factories import PDF_BYTES, make_challenge, make_definition, make_submission, make_user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 DOCX_HEAD = b"PK\x03\x04" + b"\x00" * 26 + b"[Content_Types].xml" + b"\x00" * 40 + b"word/document.xml"
@@ -667,3 +667,33 @@ def test_exports_follow_the_list_filters(client, login_as, vendor, phase, db):
     assert "The exports hold the 1 application listed: status submitted, search “alp”." in page
     everything = client.get(base).text
     assert f'href="{base}.csv"' in everything and "The exports hold all 3 applications" in everything
+
+
+def test_apply_page_of_an_upcoming_phase_says_when_it_opens(client, login_as, db):
+    """Before a phase opens, its apply page (and the public page's timeline) give the opening time in the
+    challenge's zone, not only the close."""
+    from datetime import date as _date
+
+    from challenges.timezones import format_human
+
+    definition = make_definition()
+    opens = _date.fromisoformat(definition["phases"][0]["closes_at"][:10]) - timedelta(days=10)
+    definition["phases"][0]["opens_at"] = f"{opens}T09:00"
+    challenge = make_challenge(publish=True, slug="opens-later", phases=definition["phases"])
+    phase = challenge.phases[0]
+    opening = format_human(phase.opens_at, challenge.timezone)
+    assert opening.endswith(("9:00 AM EST", "9:00 AM EDT"))  # 09:00 New York time, not UTC
+    login_as("vendor")
+    page = client.get(f"/vendor/apply/{challenge.slug}/{phase.key}").text
+    assert f"{phase.name} opens" in page and opening in page
+    assert f"This phase is not accepting applications yet: it opens {_time_tag(phase.opens_at, opening)}" in page
+    assert format_human(phase.closes_at, challenge.timezone) in page
+    public = client.get(f"/challenges/{challenge.slug}").text
+    assert opening in public
+
+
+def _time_tag(moment, text: str) -> str:
+    from challenges.timezones import to_aware_utc
+
+    return (f'<time class="js-local-time" datetime="{to_aware_utc(moment).isoformat()}" '
+            f'data-zone="America/New_York">{text}</time>')
