@@ -156,6 +156,8 @@ MATRIX: dict[str, Route] = {
                                     STAFF_ACTION, {"decision": "pending"}),
     "applications.disqualify": Route("POST", lambda c: f"/staff/applications/{c['submission'].id}/disqualify",
                                      STAFF_ACTION, {"reason": "matrix"}),
+    "applications.reinstate": Route("POST", lambda c: f"/staff/applications/{c['submission'].id}/reinstate",
+                                    STAFF_ACTION, {"reason": "matrix"}),
     "applications.reopen": Route("POST", lambda c: f"/staff/applications/{c['submission'].id}/reopen",
                                  STAFF_ACTION, {"until": "2099-01-01T09:00", "reason": "matrix"}),
     "applications.export": Route(

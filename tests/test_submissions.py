@@ -15,7 +15,7 @@ from challenges.mail import OutboxMessage
 from challenges.submissions import services as subs
 from challenges.submissions.models import Receipt, Submission, SubmissionFile
 from challenges.uploads import UploadRefused, check_content, check_name, sniff
-from tests.factories import PDF_BYTES, make_challenge, make_submission, make_user
+from tests.factories import PDF_BYTES, make_challenge, make_definition, make_submission, make_user
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 DOCX_HEAD = b"PK\x03\x04" + b"\x00" * 26 + b"[Content_Types].xml" + b"\x00" * 40 + b"word/document.xml"
@@ -637,3 +637,68 @@ def test_export_columns_never_overwrite_each_other(db, vendor, draft):
     row = frame.iloc[0]
     assert (row["Describe [why1]"], row["Describe [why2]"], row["status [state]"]) == ("first", "second", "mine")
     assert row["status"] == "draft"  # the core column is untouched
+
+
+def test_exports_follow_the_list_filters(client, login_as, vendor, phase, db):
+    """The CSV and Excel exports hold what the list shows: its status and search filters, one rule."""
+    import io as _io
+
+    import pandas as pd
+
+    make_submission(vendor, phase, organization_name="Alpha Labs", submit=True)
+    make_submission(vendor, phase, organization_name="Beta Works")  # a draft
+    out, _ = make_submission(vendor, phase, organization_name="Gamma Ltd", submit=True)
+    subs.disqualify(actor=make_user(email="filters.staff@example.gov", roles=("staff",)), submission=out,
+                    reason="Wrong entity")
+    db.session.commit()
+    login_as("staff")
+    base = f"/staff/challenges/{phase.challenge.slug}/phases/{phase.id}/applications"
+
+    def csv_names(query: str) -> list[str]:
+        response = client.get(f"{base}.csv{query}")
+        assert response.status_code == 200
+        return list(pd.read_csv(_io.BytesIO(response.data))["organisation"])
+
+    assert sorted(csv_names("")) == ["Alpha Labs", "Beta Works", "Gamma Ltd"]
+    assert csv_names("?status=submitted") == ["Alpha Labs"]
+    assert csv_names("?status=disqualified") == ["Gamma Ltd"]
+    assert csv_names("?q=beta") == ["Beta Works"]
+    excel = client.get(f"{base}.xlsx?status=submitted&q=alpha")
+    assert list(pd.read_excel(_io.BytesIO(excel.data))["organisation"]) == ["Alpha Labs"]
+
+    page = client.get(f"{base}?status=submitted&q=alp").text
+    assert f'href="{base}.csv?status=submitted&amp;q=alp"' in page
+    assert f'href="{base}.xlsx?status=submitted&amp;q=alp"' in page
+    assert "The exports hold the 1 application listed: status submitted, search “alp”." in page
+    everything = client.get(base).text
+    assert f'href="{base}.csv"' in everything and "The exports hold all 3 applications" in everything
+
+
+def test_apply_page_of_an_upcoming_phase_says_when_it_opens(client, login_as, db):
+    """Before a phase opens, its apply page (and the public page's timeline) give the opening time in the
+    challenge's zone, not only the close."""
+    from datetime import date as _date
+
+    from challenges.timezones import format_human
+
+    definition = make_definition()
+    opens = _date.fromisoformat(definition["phases"][0]["closes_at"][:10]) - timedelta(days=10)
+    definition["phases"][0]["opens_at"] = f"{opens}T09:00"
+    challenge = make_challenge(publish=True, slug="opens-later", phases=definition["phases"])
+    phase = challenge.phases[0]
+    opening = format_human(phase.opens_at, challenge.timezone)
+    assert opening.endswith(("9:00 AM EST", "9:00 AM EDT"))  # 09:00 New York time, not UTC
+    login_as("vendor")
+    page = client.get(f"/vendor/apply/{challenge.slug}/{phase.key}").text
+    assert f"{phase.name} opens" in page and opening in page
+    assert f"This phase is not accepting applications yet: it opens {_time_tag(phase.opens_at, opening)}" in page
+    assert format_human(phase.closes_at, challenge.timezone) in page
+    public = client.get(f"/challenges/{challenge.slug}").text
+    assert opening in public
+
+
+def _time_tag(moment, text: str) -> str:
+    from challenges.timezones import to_aware_utc
+
+    return (f'<time class="js-local-time" datetime="{to_aware_utc(moment).isoformat()}" '
+            f'data-zone="America/New_York">{text}</time>')

@@ -278,7 +278,7 @@ def test_the_grace_window_finishes_applications_under_way_but_starts_none(client
     with pytest.raises(Conflict, match="not accepting"):
         subs.start_application(actor=newcomer, phase=phase, organization=late_org)
     login_as(newcomer)
-    assert "This phase is not accepting applications now." in client.get("/vendor/apply/grace/phase-1").text
+    assert "and no longer takes new applications." in client.get("/vendor/apply/grace/phase-1").text
     receipt = subs.submit(actor=vendor, submission=under_way)  # the application already under way arrives
     assert receipt.received_at > phase.closes_at and under_way.status == "submitted"
 

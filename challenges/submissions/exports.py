@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from .. import exports as safe_exports
 from .. import jobs
@@ -24,19 +23,19 @@ from ..models import Phase
 from ..storage import get_storage, new_key, track_new_object
 from ..timezones import format_local_iso
 from ..uploads import check_name
+from . import services
 from .models import Submission, SubmissionStatus
 
 ZIP_STATUSES = (SubmissionStatus.SUBMITTED.value, SubmissionStatus.ADVANCED.value, SubmissionStatus.WINNER.value)
 
 
-def applications_frame(phase: Phase) -> pd.DataFrame:
-    """One row per application with profile, status, times in the challenge's zone, answers and files."""
+def applications_frame(phase: Phase, *, status: str = "", query: str = "") -> pd.DataFrame:
+    """One row per application with profile, status, times in the challenge's zone, answers and files:
+    the applications the staff list shows for the same status and search (services.list_applications),
+    in its order."""
     zone = phase.challenge.timezone
     rows: list[dict[str, Any]] = []
-    submissions = db.session.execute(select(Submission).where(Submission.phase_id == phase.id)
-                                     .options(selectinload(Submission.organization))  # one query, not one a row
-                                     .order_by(Submission.id)).scalars()
-    for s in submissions:
+    for s in services.list_applications(phase=phase, status=status, query=query):
         org = s.organization
         row: dict[str, Any] = {
             "entry": s.public_code or "", "status": s.status, "organisation": org.legal_name, "uei": org.uei or "",

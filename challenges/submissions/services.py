@@ -577,15 +577,25 @@ def reopen(*, actor: User, submission: Submission, until: datetime, reason: str)
         raise ValidationFailed("A reason is required.", {"reason": "Say why this application is reopened."})
     if until <= utcnow():
         raise ValidationFailed("Choose a future time.", {"until": "The reopening must end in the future."})
-    if submission.status not in LIVE:
-        raise Conflict(f"This application was {submission.status}, so reopening it would not let anyone change "
-                       "it.")
+    if refusal := reopen_refusal(submission):
+        raise Conflict(refusal)
     submission.reopened_until = until
     db.session.flush()
     audit.record(actor=actor, action="submission.reopened", obj=submission,
                  details={"until": until.isoformat(), "reason": reason.strip()})
     _tell_applicant(submission, "application_reopened", f"Reopened until {until.isoformat()}",
                     subject="Your application is reopened", reason=reason.strip())
+
+
+def reopen_refusal(submission: Submission) -> str | None:
+    """Why staff cannot reopen this application (None when they can): only a draft or a submitted
+    application can change, so reopening any other would let nobody change anything."""
+    if submission.status in LIVE:
+        return None
+    if submission.status == SubmissionStatus.DISQUALIFIED.value:
+        return ("This application was disqualified, so reopening it would not let anyone change it: reinstate it "
+                "first.")
+    return f"This application was {submission.status}, so reopening it would not let anyone change it."
 
 
 def _tell_applicant(submission: Submission, template: str, key: str, *, subject: str, **context: Any) -> None:
@@ -901,9 +911,11 @@ def disqualify(*, actor: User, submission: Submission, reason: str) -> None:
     old = submission.status
     submission.status, submission.status_reason = SubmissionStatus.DISQUALIFIED.value, reason.strip()
     db.session.flush()
-    audit.record(actor=actor, action="submission.disqualified", obj=submission,
-                 details={"from": old, "reason": reason.strip()})
-    _tell_applicant(submission, "application_disqualified", "disqualified", subject="Application disqualified")
+    event = audit.record(actor=actor, action="submission.disqualified", obj=submission,
+                         details={"from": old, "reason": reason.strip()})
+    # Keyed by the event: after a reinstatement, a second disqualification is a new message, not a duplicate.
+    _tell_applicant(submission, "application_disqualified", f"disqualified:{event.seq}",
+                    subject="Application disqualified")
     # An invitation to a later round rested on this entry: it no longer stands (an application already
     # made there stays for staff to decide).
     for advancement in db.session.execute(select(Advancement).where(
@@ -913,6 +925,87 @@ def disqualify(*, actor: User, submission: Submission, reason: str) -> None:
         audit.record(actor=actor, action="advancement.revoked", obj=advancement,
                      details={"reason": "the advanced entry was disqualified"})
     db.session.flush()
+
+
+def reinstate_refusal(submission: Submission) -> str | None:
+    """Why a disqualified entry cannot be reinstated now (None when it can): once judging of its phase is
+    over (closed by staff, or the challenge's results published) scores, ranking and awards are settled,
+    and an entry returning to them would change what was decided without anyone judging it."""
+    from ..judging.services import judging_over
+
+    phase = submission.phase
+    if not judging_over(phase):
+        return None
+    if phase.challenge.status in (ChallengeStatus.RESULTS_PUBLISHED.value, ChallengeStatus.ARCHIVED.value):
+        return (f"The results of {phase.challenge.title} are published, so a disqualified entry can no longer "
+                "be reinstated.")
+    return (f"Judging of {phase.name} is closed, so a disqualified entry cannot return to it. Reopen judging "
+            "first (Progress page) if the entry must be judged.")
+
+
+def _audit_events(action: str, object_type: str, object_id: int) -> list[audit.AuditEvent]:
+    """The object's events of one kind, latest first."""
+    return list(db.session.execute(select(audit.AuditEvent).where(
+        audit.AuditEvent.action == action, audit.AuditEvent.object_type == object_type,
+        audit.AuditEvent.object_id == str(object_id)).order_by(audit.AuditEvent.seq.desc())).scalars())
+
+
+def _status_before_disqualification(submission: Submission) -> str | None:
+    """What the last disqualification recorded ("from"); without that record (an entry disqualified by
+    hand or by an import), it was submitted if a receipt or a submission time says so; else None."""
+    latest = next(iter(_audit_events("submission.disqualified", "submission", submission.id)), None)
+    before = (latest.details or {}).get("from") if latest is not None else None
+    if before in (SubmissionStatus.SUBMITTED.value, SubmissionStatus.ADVANCED.value):
+        return before
+    has_receipt = db.session.execute(select(Receipt.id).where(Receipt.submission_id == submission.id)).first()
+    if has_receipt is not None or submission.submitted_at is not None:
+        return SubmissionStatus.SUBMITTED.value
+    return None
+
+
+def reinstate(*, actor: User, submission: Submission, reason: str) -> None:
+    """Undo a disqualification: the entry returns to the status it had before it.
+
+    Disqualifying leaves the entry's judge assignments, reviews and awards as they are (judging and the
+    awards only stop counting an entry that is not submitted), so they count again as soon as the status
+    is back; anything staff or judges changed since (a withdrawn assignment, a recusal, a withdrawn award)
+    was its own decision and stays. What disqualifying did undo itself, the invitations to a later round
+    that rested on the entry, is restored: each revoked invitation returns as it was, accepted (by whom
+    and when the audit log says) or open, whose own deadline still applies."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only program staff can reinstate an application.")
+    if not reason.strip():
+        raise ValidationFailed("A reason is required.", {"reason": "Say why the application is reinstated."})
+    lock_row(submission)  # a double click reinstates, audits and emails once
+    db.session.refresh(submission, ["status"])
+    if submission.status != SubmissionStatus.DISQUALIFIED.value:
+        raise Conflict("Only a disqualified application can be reinstated.")
+    if refusal := reinstate_refusal(submission):
+        raise Conflict(refusal)
+    before = _status_before_disqualification(submission)
+    if before is None:
+        raise Conflict("This application was never submitted, so it cannot return to judging.")
+    submission.status, submission.status_reason = before, ""
+    db.session.flush()
+    event = audit.record(actor=actor, action="submission.reinstated", obj=submission,
+                         details={"before": SubmissionStatus.DISQUALIFIED.value, "after": before,
+                                  "reason": reason.strip()})
+    restored = []
+    for advancement in db.session.execute(select(Advancement).where(
+            Advancement.from_submission_id == submission.id, Advancement.status == "revoked")
+            .order_by(Advancement.id)).scalars():
+        accepted = next(iter(_audit_events("advancement.accepted", "advancement", advancement.id)), None)
+        if accepted is not None:
+            advancement.status, advancement.decided_by_id, advancement.decided_at = \
+                "accepted", accepted.actor_id, accepted.at
+        else:
+            advancement.status, advancement.decided_by_id, advancement.decided_at = "invited", None, None
+        audit.record(actor=actor, action="advancement.restored", obj=advancement,
+                     details={"status": advancement.status, "reason": "the advanced entry was reinstated"})
+        restored.append(advancement)
+    db.session.flush()
+    _tell_applicant(submission, "application_reinstated", f"reinstated:{event.seq}",
+                    subject="Application reinstated", reason=reason.strip(), restored=restored, now=utcnow())
 
 
 EMAIL_GROUPS = {"draft": "Applicants with unsubmitted drafts", "submitted": "Applicants who submitted",

@@ -1,4 +1,4 @@
-"""Staff pages for applications: table per phase, entry page, screening, disqualify, reopen."""
+"""Staff pages for applications: table per phase, entry page, screening, disqualify, reinstate, reopen."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ bp = Blueprint("applications", __name__, url_prefix="/staff")
 @staff_required
 def export(slug: str, phase_id: int, fmt: str):
     phase = get_phase(get_challenge(slug), phase_id)
-    frame = exports.applications_frame(phase)
+    frame = exports.applications_frame(phase, status=request.args.get("status", ""), query=request.args.get("q", ""))
     name = f"{phase.challenge.slug}-{phase.key}-applications"
     if fmt == "csv":
         body, mimetype = exports.frame_to_csv(frame), "text/csv"
@@ -89,7 +89,9 @@ def _entry_page(submission, errors: dict[str, str] | None = None, status: int = 
                                   .order_by(Receipt.version.desc())).scalars().all()
     return render_template("applications/entry.html", submission=submission, screening=screening,
                            receipts=receipts, items=services.SCREENING_ITEMS, errors=errors or {},
-                           form=FlaskForm(), files=submission.current_files()), status
+                           form=FlaskForm(), files=submission.current_files(),
+                           reinstate_refusal=services.reinstate_refusal(submission),
+                           reopen_refusal=services.reopen_refusal(submission)), status
 
 
 @bp.route("/applications/<int:submission_id>")
@@ -130,6 +132,22 @@ def disqualify(submission_id: int):
         db.session.rollback()
         return _entry_page(submission, exc.errors or {"form": exc.message}, exc.status_code)
     flash(f"{submission.public_code} is disqualified.", "success")
+    return redirect(url_for("applications.entry", submission_id=submission.id))
+
+
+@bp.route("/applications/<int:submission_id>/reinstate", methods=["POST"])
+@staff_required
+def reinstate(submission_id: int):
+    submission = services.get_for_staff(current_user, submission_id)
+    if not FlaskForm().validate_on_submit():
+        raise ValidationFailed("The form expired; reload the page and try again.")
+    try:
+        services.reinstate(actor=current_user, submission=submission, reason=request.form.get("reason", ""))
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        return _entry_page(submission, exc.errors or {"form": exc.message}, exc.status_code)
+    flash(f"{submission.public_code} is reinstated as {submission.status}; the vendor is told by email.", "success")
     return redirect(url_for("applications.entry", submission_id=submission.id))
 
 

@@ -202,8 +202,10 @@ def start(slug: str, phase_key: str):
         db.session.commit()
         flash("Application started. It saves as a draft until you submit it.", "success")
         return redirect(url_for("submissions.application", submission_id=submission.id))
+    now = utcnow()
     return render_template("submissions/start.html", challenge=challenge, phase=phase, form=form,
-                           organizations=organizations, accepting=services.can_start(phase))
+                           organizations=organizations, accepting=services.can_start(phase, now),
+                           state=phase.state(now))
 
 
 def _answers_from_request(submission) -> dict:

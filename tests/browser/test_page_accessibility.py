@@ -87,6 +87,21 @@ def test_application_pages_are_accessible(browse, app):
     for path in [f"/staff/challenges/{challenge.slug}/phases/{phase.id}/applications",
                  f"/staff/applications/{submission.id}"]:
         reviewer.visit(path)
+    # A disqualified application: the list filtered (the export links say what they hold), then the
+    # Reinstate form, refused without a reason (the error on the field), then done.
+    from challenges.extensions import db
+    from challenges.submissions import services as subs
+
+    subs.disqualify(actor=staff, submission=submission, reason="Checked in the browser")
+    db.session.commit()
+    reviewer.visit(f"/staff/challenges/{challenge.slug}/phases/{phase.id}/applications?status=disqualified&q=acme")
+    page = reviewer.visit(f"/staff/applications/{submission.id}")
+    page.on("dialog", lambda dialog: dialog.accept())  # the form asks "Reinstate …?" first
+    reviewer.submit("Reinstate")
+    assert "Say why the application is reinstated" in page.content()
+    page.fill("#reinstate-reason", "Eligibility confirmed")
+    reviewer.submit("Reinstate")
+    assert "is reinstated as submitted" in page.content()
 
 
 def test_judging_pages_the_journey_does_not_reach(browse, app):
