@@ -1,4 +1,7 @@
-"""Markdown rendered safely: raw HTML is not interpreted and the output is sanitised again."""
+"""Markdown rendered safely: raw HTML is not interpreted and the output is sanitised again.
+
+A single newline inside a paragraph is kept as a line break (`<br>`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+# breaks: a single newline is a line break, as authors expect ("1st: $500,000⏎2nd: $300,000" stays two lines);
+# CommonMark alone would join the lines into one paragraph line.
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True}).enable("table")
 
 _TAGS = {
     "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "code", "pre",

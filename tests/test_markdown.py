@@ -103,3 +103,17 @@ def test_render_result_is_markup_safe_in_templates(app):
     page = render_template_string("{{ text|markdown }}", text="**hi** <script>x</script>")
 
     assert "<strong>hi</strong>" in page and "&lt;script&gt;" in page
+
+
+def test_render_single_newlines_are_line_breaks():
+    """Authors type prize lists and rules one per line; CommonMark alone would run them into one line."""
+    html = str(render("1st: $500,000\n2nd: $300,000\n\nRule one.\nRule two <script>x</script>\n[link](javascript:x)"))
+
+    assert "<p>1st: $500,000<br>\n2nd: $300,000</p>" in html
+    assert "<p>Rule one.<br>\nRule two &lt;script&gt;x&lt;/script&gt;<br>\n[link](javascript:x)</p>" in html
+    parsed = _Elements(html)
+    assert parsed.tags.count("br") == 3 and set(parsed.tags) <= SAFE_TAGS
+    assert not [v for k, v in parsed.attrs if k == "href"]  # the javascript: link is still not a link
+    # A blank line still starts a new paragraph; code blocks keep their newlines without <br>.
+    assert str(render("a\n\nb")).count("<p>") == 2
+    assert "<pre><code>x\ny\n</code></pre>" in str(render("```\nx\ny\n```"))

@@ -173,3 +173,24 @@ def test_community_pages_are_accessible(browse, app, db):
     office.submit("Cancel event")
     assert "There is a problem" in office.page.content()
     assert office.page.get_by_label("Title").first.input_value() == event.title
+
+    # On a phone: no page scrolls sideways, the search buttons stay visible and named (their icon's
+    # alternative text), and the administration links fold behind one control so the content comes first.
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    person.page.set_viewport_size({"width": 390, "height": 800})
+    person.visit("/community/directory")
+    assert person.page.evaluate(fits)
+    assert person.page.get_by_role("search").get_by_role("button", name="Search", exact=True).is_visible()
+    office.page.set_viewport_size({"width": 390, "height": 800})
+    for path in ["/staff/community/", "/staff/community/subscribers", f"/staff/community/groups/{group.id}",
+                 f"/staff/community/events/{event.id}", "/staff/community/about", "/staff/community/judge-pool"]:
+        office.visit(path)
+        assert office.page.evaluate(fits), path
+        link = office.page.get_by_role("navigation", name="Community administration", include_hidden=True).get_by_role(
+            "link", name="Newsletters", include_hidden=True)
+        assert link.count() == 1 and link.is_hidden(), path
+    office.page.get_by_label("Filter by expertise").fill("nlp")
+    with office.page.expect_navigation():
+        office.page.get_by_role("search").get_by_role("button", name="Filter", exact=True).click()
+    office.after_navigation()
+    assert "tag=nlp" in office.page.url and "Mo Member" in office.page.content()

@@ -188,3 +188,82 @@ def test_leaderboard_and_statistics_pages_are_accessible(browse, app, run_cli, t
     assert "method=calibrated" in person.page.url
     person.visit(f"{base}/statistics")
     assert person.page.locator("svg[role=img]").count() >= 3
+
+
+# Text with no place to break, as people paste it (a URL-like title, an agency's full name run together).
+UNBROKEN = "ArtificialIntelligenceForFederalAcquisitionAndProcurementModernisationPilotProgramme" * 2
+
+
+def test_staff_pages_fit_a_phone(browse, app):
+    """At 390 px the staff tables scroll inside their own box or stack, long words wrap, the page itself never
+    scrolls sideways; the search buttons keep a visible, named button; the page heading comes before the
+    section navigation's links."""
+    from tests.factories import make_definition, make_submission
+
+    staff = make_user(email="phone-staff@example.gov", roles=("admin", "staff"), password=PASSWORD)
+    vendor = make_user(email="phone-vendor@example.gov", roles=("vendor",), password=PASSWORD)
+    definition = make_definition()
+    phase_def = definition["phases"][0]
+    phase_def["name"] = f"Concept papers {UNBROKEN}"
+    phase_def["fields"][0]["label"] = f"Summary {UNBROKEN}"
+    phase_def["rubric"]["criteria"][0]["name"] = f"Quality {UNBROKEN}"
+    challenge = make_challenge(author=staff, publish=True, slug="phone-width", title=f"Phone {UNBROKEN}",
+                               agency=UNBROKEN, phases=definition["phases"])
+    phase = challenge.phases[0]
+    make_submission(vendor=vendor, phase=phase, organization_name=f"Org {UNBROKEN}", submit=True)
+
+    person = browse()
+    person.sign_in(staff.email, PASSWORD)
+    person.page.set_viewport_size({"width": 390, "height": 800})
+    base = f"/staff/challenges/{challenge.slug}"
+    applications = f"{base}/phases/{phase.id}/applications"
+    with_sections = [base, f"{base}/timeline", f"{base}/phases/{phase.id}/form", f"{base}/phases/{phase.id}/rubric",
+                     applications]
+    pages = ["/staff/challenges", *with_sections, "/staff/audit/", "/admin/users", f"/admin/users/{staff.id}"]
+    for path in pages:
+        person.visit(path)
+        assert person.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            path, person.page.evaluate(WIDER_THAN_SCREEN))
+        if path in with_sections:
+            # The heading is on the first screen; the 25 section links wait behind one "Challenge sections" control.
+            heading = person.page.locator("h1").bounding_box()
+            assert heading and heading["y"] < 800, (path, heading)
+            links = person.page.get_by_role("navigation", name="Challenge sections", include_hidden=True).get_by_role(
+                "link", include_hidden=True)
+            assert links.count() > 5 and not any(link.is_visible() for link in links.all()), path
+
+    # Keyboard: the skip link lands in the main content, the next stop is the sections control, Enter opens it.
+    page = person.visit(applications)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName + ' ' + document.activeElement.textContent") == (
+        "SUMMARY Challenge sections")
+    page.keyboard.press("Enter")
+    assert page.get_by_role("navigation", name="Challenge sections").get_by_role(
+        "link", name="Timeline and phases").is_visible()
+
+    # The search button is visible and named ("Search", from its icon's alternative text at this width).
+    search = page.get_by_role("search").get_by_role("button", name="Search", exact=True)
+    assert search.is_visible()
+    box = search.bounding_box()
+    assert box and box["width"] >= 24 and box["height"] >= 24, box
+    page.get_by_label("Search by organisation or entry code").fill("Org")
+    with page.expect_navigation():
+        search.click()
+    person.after_navigation()
+    assert "q=Org" in page.url and "1 application" in page.content()
+
+    # On a desktop the same pages fit too, and show the section links beside the content with no control.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    for path in pages:
+        person.visit(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            path, page.evaluate(WIDER_THAN_SCREEN))
+        if path == applications:
+            assert page.get_by_role("search").get_by_role("button", name="Search", exact=True).is_visible()
+    person.visit(f"{base}/timeline")
+    assert page.get_by_role("navigation", name="Challenge sections").get_by_role(
+        "link", name="Timeline and phases").is_visible()
+    assert page.get_by_text("Challenge sections", exact=True).is_hidden()

@@ -40,9 +40,20 @@
     if (summary) { summary.focus(); }
   }
 
+  // Staff side navigation (details.site-sidenav-toggle, open in the HTML): folded below desktop width so the
+  // page's own heading and content come first on a phone, open on a desktop where it sits beside them.
+  function foldSideNavigation() {
+    var boxes = document.querySelectorAll("details.site-sidenav-toggle");
+    if (!boxes.length || !window.matchMedia) { return; }
+    var desktop = window.matchMedia("(min-width: 64em)");
+    function apply() { boxes.forEach(function (box) { box.open = desktop.matches; }); }
+    apply();
+    if (desktop.addEventListener) { desktop.addEventListener("change", apply); }
+  }
+
   function ready(fn) {
     if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
   }
 
-  ready(function () { localiseTimes(); confirmDestructive(); focusErrors(); });
+  ready(function () { foldSideNavigation(); localiseTimes(); confirmDestructive(); focusErrors(); });
 })();
