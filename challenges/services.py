@@ -63,6 +63,7 @@ MAX_GRACE_SECONDS = 24 * 3600
 MAX_PRIZE_TOTAL = 2**31 - 1  # challenges.prize_total is a 32-bit INTEGER column on PostgreSQL
 # Weights only count relative to each other; the cap keeps totals, sums and shares finite (1e308 twice is inf).
 MAX_WEIGHT = 1000
+MAX_SCALE = 1_000_000  # bounds of a rubric scale and its step
 
 # MIME types a file field may allow; the upload confirm step sniffs real content against these.
 KNOWN_MIME_TYPES = {
@@ -737,6 +738,8 @@ def criterion_errors(
     for field, value in (("min", scale_min), ("max", scale_max), ("step", step)):
         if value is None or not math.isfinite(value):
             errors[field] = "Enter a number."
+        elif abs(value) > MAX_SCALE:  # totals of weighted scores must stay finite
+            errors[field] = f"Use a number from −{MAX_SCALE:,} to {MAX_SCALE:,}."
     if "min" not in errors and "max" not in errors and scale_max <= scale_min:  # type: ignore[operator]
         errors["max"] = "The scale maximum must be greater than its minimum."
     if "step" not in errors and step <= 0:  # type: ignore[operator]

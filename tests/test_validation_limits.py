@@ -371,3 +371,32 @@ def test_copy_defaults_never_leave_a_double_hyphen_in_the_slug(staff, db):
     copy = services.clone_challenge(actor=staff, challenge=original, **suggested)
 
     assert (copy.slug, copy.title) == ("a" * 74 + "-copy", "Copy of Short")
+
+
+@pytest.mark.parametrize(("field", "value", "key"), [("scale_min", -1e308, "min"), ("scale_max", 1e308, "max"),
+                                                     ("scale_max", 1_000_001.0, "max")])
+def test_save_criterion_scale_beyond_a_million_refused(staff, db, field, value, key):
+    """Weighted totals of scores must stay finite: a scale of ±1e308 made them infinite."""
+    phase = make_challenge(author=staff).phases[0]
+
+    with pytest.raises(ValidationFailed) as err:
+        services.save_criterion(actor=staff, phase=phase, **{**CRITERION, field: value, "step": 1.0})
+
+    assert err.value.errors[key] == "Use a number from −1,000,000 to 1,000,000."
+    assert _count(db, Criterion) == 2
+
+
+def test_import_of_a_huge_scale_names_the_path(staff, db):
+    data = make_definition(slug="huge-scale")
+    data["phases"][0]["rubric"]["criteria"][0].update(min=-1e308, max=1e308)
+    errors = _import_errors(db, staff, data)
+    assert errors["phases[0].rubric.criteria[0].min"] == "Use a number from −1,000,000 to 1,000,000."
+    assert errors["phases[0].rubric.criteria[0].max"] == "Use a number from −1,000,000 to 1,000,000."
+
+
+def test_scale_of_a_million_either_side_is_stored(staff, db):
+    phase = make_challenge(author=staff).phases[0]
+    services.save_criterion(actor=staff, phase=phase,
+                            **{**CRITERION, "scale_min": -1_000_000.0, "scale_max": 1_000_000.0, "step": 1.0})
+    db.session.commit()
+    assert db.session.execute(select(Criterion.scale_max).where(Criterion.key == "extra")).scalar_one() == 1e6
