@@ -347,6 +347,8 @@ def test_bids_page_names_the_phase_and_never_discards_a_review(client, login_as,
     assert f"{challenge.title}: {phase.name}" in page and 'href="/judging/">Back to your judging' in page
     refused = client.post(url, data={f"bid-{subs[0].id}": "no", f"bid-{subs[1].id}": "yes"}, follow_redirects=True)
     assert "Nothing was saved. You already submitted a review of this entry" in refused.text
+    assert refused.status_code == 400  # the page itself, with every choice still made, to fix one and resend
+    assert f'id="bid-{subs[1].id}-yes" name="bid-{subs[1].id}" value="yes" checked' in refused.text
     db.session.expire_all()
     assert judging_services.bids_of(judge) == {} and db.session.get(Assignment, scored.id).status == "assigned"
     saved = client.post(url, data={f"bid-{subs[1].id}": "yes"}, follow_redirects=True)

@@ -183,11 +183,14 @@ def bids(member_id: int):
                 if value is not None:
                     services.place_bid(actor=current_user, member=member, submission=entry, value=value)
         except DomainError as exc:
-            db.session.rollback()  # all or nothing: the page still shows what was saved before
+            db.session.rollback()  # all or nothing, but the page keeps every choice made, to fix one and resend
             flash(f"Nothing was saved. {exc.message}", "error")
-        else:
-            db.session.commit()
-            flash("Your preferences are saved.", "success")
+            chosen = {**services.bids_of(member), **{e.id: request.form[f"bid-{e.id}"] for e in entries
+                                                     if f"bid-{e.id}" in request.form}}
+            return render_template("judging/bids.html", member=member, entries=entries, bids=chosen,
+                                   values=BID_VALUES), 400
+        db.session.commit()
+        flash("Your preferences are saved.", "success")
         return redirect(url_for("judging.bids", member_id=member.id))
     return render_template("judging/bids.html", member=member, entries=entries, bids=services.bids_of(member),
                            values=BID_VALUES)
