@@ -30,7 +30,7 @@ class FieldDef(_Strict):
     key: str
     label: str
     type: str
-    help: str = ""
+    help: str = Field("", max_length=services.HELP_TEXT_MAX_CHARS)
     required: bool = False
     max_length: int | None = None
     options: list[str] = Field(default_factory=list)
@@ -42,7 +42,7 @@ class FieldDef(_Strict):
 class CriterionDef(_Strict):
     key: str
     name: str
-    description: str = ""
+    description: str = Field("", max_length=services.CRITERION_DESCRIPTION_MAX_CHARS)
     weight: float = 1
     min: float
     max: float
@@ -72,7 +72,7 @@ class JudgingDef(_Strict):
 class PhaseDef(_Strict):
     key: str
     name: str
-    description: str = ""
+    description: str = Field("", max_length=services.DESCRIPTION_MAX_CHARS)
     opens_at: str
     closes_at: str
     grace_seconds: int = 0
@@ -87,11 +87,11 @@ class Definition(_Strict):
     title: str
     agency: str = ""
     summary: str = ""
-    description: str = ""
+    description: str = Field("", max_length=services.DESCRIPTION_MAX_CHARS)
     prize_total: int = 0
-    awards: str = ""
-    eligibility: str = ""
-    rules: str = ""
+    awards: str = Field("", max_length=services.AWARDS_MAX_CHARS)
+    eligibility: str = Field("", max_length=services.DESCRIPTION_MAX_CHARS)
+    rules: str = Field("", max_length=services.RULES_MAX_CHARS)
     timezone: str = "America/New_York"
     phases: list[PhaseDef] = Field(default_factory=list)
 

@@ -22,13 +22,18 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 from .models import FIELD_TYPES, PRIMARY_METHODS
 from .services import (
     AGENCY_MAX_CHARS,
+    AWARDS_MAX_CHARS,
+    CRITERION_DESCRIPTION_MAX_CHARS,
     CRITERION_NAME_MAX_CHARS,
+    DESCRIPTION_MAX_CHARS,
     FIELD_LABEL_MAX_CHARS,
+    HELP_TEXT_MAX_CHARS,
     KEY_MAX_CHARS,
     KNOWN_MIME_TYPES,
     MAX_FILE_BYTES,
     MAX_WEIGHT,
     PHASE_NAME_MAX_CHARS,
+    RULES_MAX_CHARS,
     SLUG_MAX_CHARS,
     SUMMARY_MAX_CHARS,
     TITLE_MAX_CHARS,
@@ -64,7 +69,7 @@ class NewChallengeForm(FlaskForm):
 
 class GeneralForm(NewChallengeForm):
     version = HiddenField()  # what the editor started from (forms_support.row_version)
-    description_md = TextAreaField("Description", validators=[Optional(), Length(max=100_000)],
+    description_md = TextAreaField("Description", validators=[Optional(), Length(max=DESCRIPTION_MAX_CHARS)],
                                    description=MARKDOWN_HINT)
 
 
@@ -72,15 +77,15 @@ class PrizesForm(FlaskForm):
     version = HiddenField()  # what the editor started from (forms_support.row_version)
     prize_total = IntegerField("Total prize amount (US dollars)",
                                validators=[InputRequired("Enter the total prize amount in whole dollars.")])
-    awards_md = TextAreaField("Awards", validators=[Optional(), Length(max=50_000)],
+    awards_md = TextAreaField("Awards", validators=[Optional(), Length(max=AWARDS_MAX_CHARS)],
                               description="Places, amounts and non-cash awards. " + MARKDOWN_HINT)
 
 
 class RulesForm(FlaskForm):
     version = HiddenField()  # what the editor started from (forms_support.row_version)
-    eligibility_md = TextAreaField("Eligibility", validators=[Optional(), Length(max=100_000)],
+    eligibility_md = TextAreaField("Eligibility", validators=[Optional(), Length(max=DESCRIPTION_MAX_CHARS)],
                                    description=MARKDOWN_HINT)
-    rules_md = TextAreaField("Official rules", validators=[Optional(), Length(max=200_000)],
+    rules_md = TextAreaField("Official rules", validators=[Optional(), Length(max=RULES_MAX_CHARS)],
                              description="Applicants accept this exact text; any change creates a new rules version. "
                              + MARKDOWN_HINT)
 
@@ -90,7 +95,8 @@ class PhaseForm(FlaskForm):
     key = StringField("Key", validators=[DataRequired("Enter a key, such as phase-1."), Length(max=KEY_MAX_CHARS)],
                       description="Short identifier used in exports, e.g. phase-1.")
     name = StringField("Name", validators=[DataRequired("Enter a phase name."), Length(max=PHASE_NAME_MAX_CHARS)])
-    description_md = TextAreaField("What applicants submit in this phase", validators=[Optional()],
+    description_md = TextAreaField("What applicants submit in this phase",
+                                   validators=[Optional(), Length(max=DESCRIPTION_MAX_CHARS)],
                                    description=MARKDOWN_HINT)
     opens_at = DateTimeLocalField("Opens", format=DATETIME_FORMATS,
                                   validators=[InputRequired("Enter when the phase opens, as a date and time.")])
@@ -108,7 +114,7 @@ class FieldForm(FlaskForm):
     key = StringField("Key", validators=[DataRequired("Enter a key, such as summary."), Length(max=KEY_MAX_CHARS)])
     label = StringField("Question or label",
                         validators=[DataRequired("Enter a label."), Length(max=FIELD_LABEL_MAX_CHARS)])
-    help_text = TextAreaField("Help text", validators=[Optional(), Length(max=2000)])
+    help_text = TextAreaField("Help text", validators=[Optional(), Length(max=HELP_TEXT_MAX_CHARS)])
     type = SelectField("Type", choices=[(t, t) for t in FIELD_TYPES], validate_choice=False)
     required = BooleanField("Required")
     max_length = IntegerField("Maximum length (characters)", validators=[Optional()],
@@ -135,7 +141,8 @@ class CriterionForm(FlaskForm):
     version = HiddenField()  # what the editor started from (forms_support.row_version)
     key = StringField("Key", validators=[DataRequired("Enter a key, such as quality."), Length(max=KEY_MAX_CHARS)])
     name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=CRITERION_NAME_MAX_CHARS)])
-    description = TextAreaField("Description for judges", validators=[Optional(), Length(max=5000)])
+    description = TextAreaField("Description for judges",
+                                validators=[Optional(), Length(max=CRITERION_DESCRIPTION_MAX_CHARS)])
     weight = FloatField("Weight", default=1,
                         validators=[InputRequired(f"Enter a weight from 0 to {MAX_WEIGHT:,}.")],
                         description=f"How much this criterion counts against the others, from 0 to {MAX_WEIGHT:,}.")

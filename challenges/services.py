@@ -54,6 +54,12 @@ PHASE_NAME_MAX_CHARS = _column_chars(Phase.name)
 FIELD_LABEL_MAX_CHARS = _column_chars(FormField.label)
 CRITERION_NAME_MAX_CHARS = _column_chars(Criterion.name)
 COMMENT_RULE_MAX_CHARS = _column_chars(Criterion.comment_rule)
+# Long texts (Text columns): the web forms and the JSON import share these limits.
+DESCRIPTION_MAX_CHARS = 100_000  # challenge and phase descriptions, eligibility
+AWARDS_MAX_CHARS = 50_000
+RULES_MAX_CHARS = 200_000
+HELP_TEXT_MAX_CHARS = 2_000
+CRITERION_DESCRIPTION_MAX_CHARS = 5_000
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 KEY_RE = re.compile(rf"^[a-z][a-z0-9_-]{{0,{KEY_MAX_CHARS - 1}}}$")

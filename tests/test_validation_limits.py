@@ -400,3 +400,20 @@ def test_scale_of_a_million_either_side_is_stored(staff, db):
                             **{**CRITERION, "scale_min": -1_000_000.0, "scale_max": 1_000_000.0, "step": 1.0})
     db.session.commit()
     assert db.session.execute(select(Criterion.scale_max).where(Criterion.key == "extra")).scalar_one() == 1e6
+
+
+@pytest.mark.parametrize(("mutate", "path"), [
+    (lambda d: d.update(description="x" * 100_001), "description"),
+    (lambda d: d.update(rules="x" * 200_001), "rules"),
+    (lambda d: d.update(awards="x" * 50_001), "awards"),
+    (lambda d: d["phases"][0].update(description="x" * 100_001), "phases[0].description"),
+    (lambda d: d["phases"][0]["fields"][0].update(help="x" * 2_001), "phases[0].fields[0].help"),
+    (lambda d: d["phases"][0]["rubric"]["criteria"][0].update(description="x" * 5_001),
+     "phases[0].rubric.criteria[0].description"),
+])
+def test_import_long_texts_are_held_to_the_web_forms_limits(db, staff, mutate, path):
+    """The same limits as the web forms (services.*_MAX_CHARS), named by path, nothing created."""
+    data = make_definition(slug="long-texts")
+    mutate(data)
+    errors = _import_errors(db, staff, data)
+    assert path in errors and "at most" in errors[path]
