@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -14,7 +17,7 @@ from ..services import get_challenge, get_phase
 from ..storage import get_storage
 from ..timezones import TimezoneError, parse_local
 from . import exports, services
-from .models import Receipt, Screening, SubmissionStatus
+from .models import Receipt, Screening, Submission, SubmissionStatus
 
 bp = Blueprint("applications", __name__, url_prefix="/staff")
 
@@ -119,36 +122,32 @@ def screening(submission_id: int):
     return redirect(url_for("applications.entry", submission_id=submission.id))
 
 
-@bp.route("/applications/<int:submission_id>/disqualify", methods=["POST"])
-@staff_required
-def disqualify(submission_id: int):
+def _change_with_reason(submission_id: int, change: Callable[..., Any], done: Callable[[Submission], str]):
+    """Disqualify or reinstate: a staff decision with a written reason, refused on the entry page itself."""
     submission = services.get_for_staff(current_user, submission_id)
     if not FlaskForm().validate_on_submit():
         raise ValidationFailed("The form expired; reload the page and try again.")
     try:
-        services.disqualify(actor=current_user, submission=submission, reason=request.form.get("reason", ""))
+        change(actor=current_user, submission=submission, reason=request.form.get("reason", ""))
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
         return _entry_page(submission, exc.errors or {"form": exc.message}, exc.status_code)
-    flash(f"{submission.public_code} is disqualified.", "success")
+    flash(done(submission), "success")
     return redirect(url_for("applications.entry", submission_id=submission.id))
+
+
+@bp.route("/applications/<int:submission_id>/disqualify", methods=["POST"])
+@staff_required
+def disqualify(submission_id: int):
+    return _change_with_reason(submission_id, services.disqualify, lambda s: f"{s.public_code} is disqualified.")
 
 
 @bp.route("/applications/<int:submission_id>/reinstate", methods=["POST"])
 @staff_required
 def reinstate(submission_id: int):
-    submission = services.get_for_staff(current_user, submission_id)
-    if not FlaskForm().validate_on_submit():
-        raise ValidationFailed("The form expired; reload the page and try again.")
-    try:
-        services.reinstate(actor=current_user, submission=submission, reason=request.form.get("reason", ""))
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        return _entry_page(submission, exc.errors or {"form": exc.message}, exc.status_code)
-    flash(f"{submission.public_code} is reinstated as {submission.status}; the vendor is told by email.", "success")
-    return redirect(url_for("applications.entry", submission_id=submission.id))
+    return _change_with_reason(submission_id, services.reinstate, lambda s: (
+        f"{s.public_code} is reinstated as {s.status}; the vendor is told by email."))
 
 
 @bp.route("/applications/<int:submission_id>/reopen", methods=["POST"])
